@@ -1,0 +1,1 @@
+"""eda-sandbox: an offline AWS sandbox and test harness for event-driven systems."""

@@ -1,0 +1,161 @@
+"""Settings: one frozen object built from environment variables when asked for.
+
+Standard AWS variables come first (``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGION``); our own
+variables are prefixed ``EDA_SANDBOX_``. A bad value raises :class:`SettingsError` naming
+the variable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from eda_sandbox.errors import SettingsError
+
+DEFAULT_SERVICES: tuple[str, ...] = (
+    "sns",
+    "sqs",
+    "events",
+    "lambda",
+    "logs",
+    "iam",
+    "sts",
+    "s3",
+    "dynamodb",
+)
+LOG_LEVELS = ("trace", "debug", "info", "warn", "error")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the launcher, the executor and the harness need to agree on."""
+
+    host: str = "127.0.0.1"
+    port: int = 4566
+    state_dir: Path = field(default_factory=lambda: Path(".sandbox").resolve())
+    services: tuple[str, ...] = DEFAULT_SERVICES
+    log_level: str = "warn"
+    region: str = "us-east-1"
+    endpoint_url: str = "http://127.0.0.1:4566"
+    ready_timeout: float = 60.0
+    esm_poll_interval: float = 1.0
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "localstack.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "localstack.log"
+
+    @property
+    def envs_dir(self) -> Path:
+        """One file per live Lambda execution environment, for ``down``'s safety net."""
+        return self.state_dir / "envs"
+
+    @property
+    def runtimes_dir(self) -> Path:
+        return self.state_dir / "runtimes"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.state_dir / "build"
+
+    @property
+    def outputs_file(self) -> Path:
+        return self.state_dir / "outputs.json"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.endpoint_url}/_localstack/health"
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as e:
+        raise SettingsError(name, raw, "is not an integer port") from e
+    if not 1 <= value <= 65535:
+        raise SettingsError(name, raw, "is not between 1 and 65535")
+    return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as e:
+        raise SettingsError(name, raw, "is not a number") from e
+    if value <= 0:
+        raise SettingsError(name, raw, "must be greater than 0")
+    return value
+
+
+def _host(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name) or default
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError as e:
+        raise SettingsError(name, raw, "is not an IP address to bind to") from e
+    return raw
+
+
+def _endpoint(env: Mapping[str, str], host: str, port: int) -> str:
+    raw = env.get("AWS_ENDPOINT_URL")
+    if not raw:
+        connect_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        if ":" in connect_host:
+            connect_host = f"[{connect_host}]"
+        return f"http://{connect_host}:{port}"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError("AWS_ENDPOINT_URL", raw, "is not an http(s) URL")
+    return raw.rstrip("/")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from ``env`` (default: ``os.environ``) now, not at import."""
+    env = os.environ if env is None else env
+    host = _host(env, "EDA_SANDBOX_HOST", "127.0.0.1")
+    port = _port(env, "EDA_SANDBOX_PORT", 4566)
+    state_dir = Path(env.get("EDA_SANDBOX_STATE_DIR") or ".sandbox").expanduser().resolve()
+
+    services_raw = env.get("EDA_SANDBOX_SERVICES")
+    services = DEFAULT_SERVICES
+    if services_raw:
+        services = tuple(s.strip() for s in services_raw.split(",") if s.strip())
+        if not services:
+            raise SettingsError("EDA_SANDBOX_SERVICES", services_raw, "names no service")
+        for needed in ("lambda", "sts", "iam", "logs"):
+            if "lambda" in services and needed not in services:
+                raise SettingsError(
+                    "EDA_SANDBOX_SERVICES", services_raw, f"lambda needs {needed!r} too"
+                )
+
+    log_level = (env.get("EDA_SANDBOX_LOG_LEVEL") or "warn").lower()
+    if log_level not in LOG_LEVELS:
+        raise SettingsError(
+            "EDA_SANDBOX_LOG_LEVEL", log_level, f"must be one of {', '.join(LOG_LEVELS)}"
+        )
+
+    region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1"
+    return Settings(
+        host=host,
+        port=port,
+        state_dir=state_dir,
+        services=services,
+        log_level=log_level,
+        region=region,
+        endpoint_url=_endpoint(env, host, port),
+        ready_timeout=_positive_float(env, "EDA_SANDBOX_READY_TIMEOUT", 60.0),
+        esm_poll_interval=_positive_float(env, "EDA_SANDBOX_ESM_POLL_INTERVAL", 1.0),
+    )

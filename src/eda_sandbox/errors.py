@@ -1,0 +1,56 @@
+"""Error classes: one narrow class per failure, all under :class:`SandboxError`."""
+
+from __future__ import annotations
+
+
+class SandboxError(Exception):
+    """Base of every error eda-sandbox raises on purpose."""
+
+
+class SettingsError(SandboxError):
+    """An environment variable holds a value we cannot use; the message names it."""
+
+    def __init__(self, variable: str, value: str, problem: str) -> None:
+        self.variable = variable
+        self.value = value
+        self.problem = problem
+        super().__init__(f"{variable}={value!r}: {problem}")
+
+
+class SandboxStartError(SandboxError):
+    """The emulator did not start or did not become ready in time."""
+
+
+class SandboxNotRunningError(SandboxError):
+    """An operation needs a running sandbox and none answers at the endpoint."""
+
+
+class RuntimeNotSupportedError(SandboxError):
+    """A Lambda runtime this executor cannot serve (for example nodejs)."""
+
+
+class RuntimeNotProvisionedError(SandboxError):
+    """A supported runtime whose local environment has not been built."""
+
+
+class TopologyValidationError(SandboxError):
+    """The topology file is malformed; the message names file, path and problem."""
+
+
+class TopologyApplyError(SandboxError):
+    """Applying a valid topology failed against the endpoint."""
+
+
+class PackagingError(SandboxError):
+    """A function's code or dependencies could not be packaged."""
+
+
+class WaitTimeoutError(SandboxError, AssertionError):
+    """A bounded wait ran out; the message says what was expected and what was seen.
+
+    It is an AssertionError too, so pytest reports it as a test failure, not an error.
+    """
+
+    def __init__(self, message: str, last_value: object = None) -> None:
+        self.last_value = last_value
+        super().__init__(message)
