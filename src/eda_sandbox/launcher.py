@@ -1,0 +1,250 @@
+"""The emulator launcher: LocalStack core in host mode, as a background process group.
+
+State lives under ``Settings.state_dir``: ``localstack.pid``, ``localstack.log`` and one
+file per live Lambda execution environment in ``envs/`` (written by the executor), so
+``stop`` can leave no orphans even if LocalStack itself died without cleaning up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from eda_sandbox.config import Settings
+from eda_sandbox.errors import SandboxNotRunningError, SandboxStartError
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    pid: int | None
+    running: bool
+    services: dict[str, str]
+    endpoint_url: str
+
+    @property
+    def ready(self) -> bool:
+        return self.running and bool(self.services)
+
+
+def localstack_env(settings: Settings) -> dict[str, str]:
+    """Environment for LocalStack: offline, loopback, our executor, state in the repo."""
+    state = settings.state_dir
+    env = dict(os.environ)
+    env.update(
+        {
+            "GATEWAY_LISTEN": f"{settings.host}:{settings.port}",
+            # Resource URLs (queue URLs, subscription endpoints) must not depend on
+            # localhost.localstack.cloud resolving: it needs DNS we do not have.
+            "LOCALSTACK_HOST": f"127.0.0.1:{settings.port}",
+            "SQS_ENDPOINT_STRATEGY": "path",
+            "DNS_ADDRESS": "0",
+            "SERVICES": ",".join(settings.services),
+            "EAGER_SERVICE_LOADING": "1",
+            "LS_LOG": settings.log_level,
+            # No run-time downloads: TLS certificate, analytics, DynamoDB Local/JDK.
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            "DISABLE_EVENTS": "1",
+            "PROVIDER_OVERRIDE_DYNAMODB": "moto",
+            "LAMBDA_RUNTIME_EXECUTOR": "process",
+            "LAMBDA_RETRY_BASE_DELAY": env.get("LAMBDA_RETRY_BASE_DELAY", "1"),
+            "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": str(settings.esm_poll_interval),
+            "LOCALSTACK_VOLUME_DIR": str(state / "volume"),
+            "FILESYSTEM_ROOT": str(state / "filesystem"),
+            "TMPDIR": str(state / "tmp"),
+            "EDA_SANDBOX_STATE_DIR": str(state),
+            "AWS_DEFAULT_REGION": settings.region,
+        }
+    )
+    # LocalStack must not talk to itself through a proxy.
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        env.pop(proxy, None)
+    env["NO_PROXY"] = "127.0.0.1,localhost"
+    return env
+
+
+def _read_pid(settings: Settings) -> int | None:
+    try:
+        pid = int(settings.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); treat it as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def health(settings: Settings, timeout: float = 1.0) -> dict[str, str] | None:
+    """Service states from LocalStack's health endpoint, or None if nothing answers."""
+    try:
+        with urllib.request.urlopen(settings.health_url, timeout=timeout) as resp:  # noqa: S310
+            body = json.loads(resp.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    services = body.get("services", {})
+    return {name: str(state) for name, state in services.items()}
+
+
+def _services_ready(settings: Settings, services: dict[str, str] | None) -> bool:
+    if not services:
+        return False
+    return all(services.get(s) in ("running", "available") for s in settings.services)
+
+
+def status(settings: Settings) -> SandboxStatus:
+    pid = _read_pid(settings)
+    services = health(settings) or {}
+    wanted = {name: services.get(name, "missing") for name in settings.services}
+    return SandboxStatus(
+        pid=pid,
+        running=_services_ready(settings, services),
+        services=wanted if services else {},
+        endpoint_url=settings.endpoint_url,
+    )
+
+
+def start(settings: Settings) -> SandboxStatus:
+    """Start LocalStack unless it already runs; wait until every service is ready."""
+    current = status(settings)
+    if current.running:
+        return current
+    if current.pid is None and health(settings) is not None:
+        raise SandboxStartError(
+            f"something else already answers on {settings.endpoint_url}; stop it or set "
+            "EDA_SANDBOX_PORT to another port"
+        )
+    for sub in ("tmp", "volume", "filesystem", "envs"):
+        (settings.state_dir / sub).mkdir(parents=True, exist_ok=True)
+    pid = current.pid
+    if pid is None:
+        log = settings.log_file.open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "localstack.runtime.main"],
+            env=localstack_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=settings.state_dir,
+            # Own process group: `stop` signals the whole group, and a Ctrl-C in the
+            # shell that ran `make up` does not reach it.
+            start_new_session=True,
+        )
+        log.close()
+        pid = proc.pid
+        settings.pid_file.write_text(f"{pid}\n")
+    _wait_ready(settings, pid)
+    return status(settings)
+
+
+def _wait_ready(settings: Settings, pid: int) -> None:
+    deadline = time.monotonic() + settings.ready_timeout
+    services: dict[str, str] | None = None
+    interval = 0.05
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            raise SandboxStartError(
+                f"LocalStack (pid {pid}) exited during start-up; last log lines:\n"
+                + tail(settings, 30)
+            )
+        services = health(settings, timeout=0.5)
+        if _services_ready(settings, services):
+            return
+        time.sleep(interval)  # polling the health endpoint, bounded by the deadline
+        interval = min(interval * 1.5, 0.5)
+    not_ready = {s: (services or {}).get(s, "missing") for s in settings.services}
+    raise SandboxStartError(
+        f"LocalStack not ready after {settings.ready_timeout:.0f}s "
+        f"(EDA_SANDBOX_READY_TIMEOUT); services: {not_ready}; last log lines:\n"
+        + tail(settings, 30)
+    )
+
+
+def _kill_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)  # waiting for a process to exit, bounded
+    return not _alive(pid)
+
+
+def stop(settings: Settings, timeout: float = 10.0) -> list[int]:
+    """Stop LocalStack and every execution environment it started. Returns pids stopped."""
+    stopped: list[int] = []
+    pid = _read_pid(settings)
+    if pid is not None:
+        # SIGTERM first: LocalStack's shutdown stops the Lambda environments cleanly.
+        _kill_group(pid, signal.SIGTERM)
+        if not _wait_gone(pid, timeout):
+            _kill_group(pid, signal.SIGKILL)
+            _wait_gone(pid, 2.0)
+        stopped.append(pid)
+    stopped.extend(_reap_environments(settings))
+    settings.pid_file.unlink(missing_ok=True)
+    return stopped
+
+
+def _reap_environments(settings: Settings) -> list[int]:
+    """Safety net: kill environment process groups LocalStack did not stop itself."""
+    reaped: list[int] = []
+    if not settings.envs_dir.is_dir():
+        return reaped
+    for record in settings.envs_dir.glob("*.json"):
+        try:
+            pgids = [int(p) for p in json.loads(record.read_text()).get("pgids", [])]
+        except (ValueError, OSError, AttributeError):
+            pgids = []
+        for pgid in pgids:
+            if _alive(pgid):
+                _kill_group(pgid, signal.SIGKILL)
+                reaped.append(pgid)
+        record.unlink(missing_ok=True)
+    return reaped
+
+
+def tail(settings: Settings, lines: int = 100) -> str:
+    try:
+        with settings.log_file.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return "(no log yet)"
+    return "\n".join(data.splitlines()[-lines:])
+
+
+def require_running(settings: Settings) -> None:
+    if health(settings) is None:
+        raise SandboxNotRunningError(
+            f"no sandbox answers at {settings.endpoint_url}; run `make up` first"
+        )
+
+
+def log_path(settings: Settings) -> Path:
+    return settings.log_file

@@ -1,0 +1,28 @@
+"""LocalStack service providers that eda-sandbox adds (loaded inside LocalStack's process).
+
+``dynamodb:moto`` serves DynamoDB from moto's pure-Python backend. LocalStack's own
+DynamoDB provider downloads DynamoDB Local and a JDK on first use, which an offline
+machine cannot do; moto ships inside ``moto-ext`` (already a LocalStack dependency),
+supports conditional writes, ``UpdateItem`` expressions and TTL settings, and starts in
+milliseconds. Chosen with ``PROVIDER_OVERRIDE_DYNAMODB=moto`` (the launcher sets it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localstack.services.plugins import Service, aws_provider
+
+
+@aws_provider(api="dynamodb", name="moto")
+def dynamodb_moto() -> Any:
+    # Imported lazily: plux builds the plugin index without loading LocalStack's API models.
+    from localstack.aws.api.dynamodb import DynamodbApi
+    from localstack.services.moto import MotoFallbackDispatcher
+
+    class MotoDynamoDBProvider(DynamodbApi):
+        """Every operation falls through to moto (no override raises NotImplementedError)."""
+
+    return Service.for_provider(
+        MotoDynamoDBProvider(), dispatch_table_factory=MotoFallbackDispatcher
+    )
