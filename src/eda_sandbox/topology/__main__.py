@@ -1,0 +1,119 @@
+"""``python -m eda_sandbox.topology apply|plan|destroy``: converge an endpoint to a topology.
+
+Exit status: 0 done, 1 the endpoint refused or failed, 2 the topology file is invalid
+(then nothing was touched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from eda_sandbox.config import load_settings
+from eda_sandbox.errors import PackagingError, SettingsError, TopologyApplyError
+from eda_sandbox.topology.engine import Engine, Result
+from eda_sandbox.topology.loader import InvalidTopologyError, load_topology
+
+_STYLE = {"create": "green", "update": "yellow", "delete": "red", "unchanged": "dim"}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m eda_sandbox.topology",
+        description="Create what is missing, update what differs, report the rest unchanged.",
+    )
+    p.add_argument("command", choices=["apply", "plan", "destroy"])
+    p.add_argument("--file", type=Path, default=Path("infra/topology.yaml"))
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument("--endpoint-url", help="default: the sandbox (AWS_ENDPOINT_URL or 4566)")
+    p.add_argument(
+        "--profile",
+        help="AWS profile; with no endpoint given (flag or AWS_ENDPOINT_URL) targets real AWS",
+    )
+    p.add_argument("--region", help="default: AWS_DEFAULT_REGION or us-east-1")
+    p.add_argument("--name-suffix", default="", help="appended to every physical name (tests)")
+    p.add_argument("--base-dir", type=Path, help="folder code paths are relative to")
+    p.add_argument(
+        "--constraints", type=Path, help="pip constraints (default: <base>/constraints.txt)"
+    )
+    p.add_argument("--build-dir", type=Path, help="default: Settings.build_dir")
+    p.add_argument("--outputs", type=Path, help="default: Settings.outputs_file")
+    p.add_argument("--verbose", "-v", action="store_true", help="list unchanged resources too")
+    return p
+
+
+def render(console: Console, result: Result, verbose: bool) -> None:
+    rows = [c for c in result.changes if verbose or c.action != "unchanged"]
+    if rows:
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        for column in ("action", "kind", "name", "details"):
+            table.add_column(column)
+        for c in rows:
+            style = _STYLE[c.action]
+            detail = ", ".join(c.details)
+            table.add_row(f"[{style}]{c.action}[/]", c.resource.kind, c.resource.name, detail)
+        console.print(table)
+    counts = ", ".join(
+        f"{result.count(a)} {'to ' if not result.applied and a != 'unchanged' else ''}"
+        f"{a if a != 'create' else 'create' if not result.applied else 'created'}"
+        for a in ("create", "update", "delete", "unchanged")
+        if result.count(a) or a == "unchanged"
+    )
+    counts = counts.replace("update,", "updated,") if result.applied else counts
+    verb = "applied" if result.applied else "plan only, nothing changed"
+    console.print(f"[bold]{result.changed} changed[/] ({counts}) in {result.seconds:.2f} s, {verb}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    console = Console(stderr=False, highlight=False)
+    err = Console(stderr=True, highlight=False)
+    try:
+        settings = load_settings()
+    except SettingsError as e:
+        err.print(f"[red]error:[/] {e}")
+        return 2
+    try:
+        loaded = load_topology(
+            args.file, base_dir=args.base_dir, check_code=args.command != "destroy"
+        )
+    except InvalidTopologyError as e:
+        for problem in e.problems:
+            err.print(problem, markup=False)
+        err.print(f"[red]{len(e.problems)} problem(s); nothing was applied[/]")
+        return 2
+    if args.endpoint_url:
+        endpoint: str | None = args.endpoint_url
+    elif args.profile and not os.environ.get("AWS_ENDPOINT_URL"):
+        endpoint = None  # a real account
+    else:
+        endpoint = settings.endpoint_url
+    constraints = args.constraints or (loaded.base_dir / "constraints.txt")
+    try:
+        with Engine(
+            loaded,
+            endpoint_url=endpoint,
+            region=args.region or settings.region,
+            profile=args.profile,
+            name_suffix=args.name_suffix,
+            build_dir=args.build_dir or settings.build_dir,
+            constraints=constraints if constraints.is_file() else None,
+            outputs_file=args.outputs or settings.outputs_file,
+        ) as engine:
+            dry = args.dry_run or args.command == "plan"
+            result = engine.destroy(dry) if args.command == "destroy" else engine.apply(dry)
+    except (TopologyApplyError, PackagingError) as e:
+        err.print(f"[red]{type(e).__name__}:[/] ", end="")
+        err.print(str(e), markup=False)
+        return 1
+    render(console, result, args.verbose)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

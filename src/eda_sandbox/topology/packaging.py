@@ -1,0 +1,172 @@
+"""Build each function's deployment zip: its code folder plus its own requirements.
+
+Dependencies are installed with pip for the function's runtime and Lambda's platform
+(manylinux2014_x86_64, binary wheels only), into a cache keyed by (requirements,
+runtime, constraints), so identical requirement sets are installed once. Zips are
+deterministic (sorted entries, fixed timestamps and modes, no bytecode) and cached by
+content, so an unchanged function has the same CodeSha256 as the deployed one and is
+neither rebuilt nor re-uploaded. A function gets only what it packages; boto3 comes
+from the runtime.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from eda_sandbox.errors import PackagingError
+
+PLATFORM = "manylinux2014_x86_64"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", "bin"}
+_SKIP_SUFFIXES = (".pyc", ".pyo")
+_CODE_EXCLUDES = {"requirements.txt"}
+
+# (function, command) -> None; raises PackagingError. Tests replace it to count installs.
+PipRunner = Callable[[str, list[str]], None]
+
+
+@dataclass(frozen=True)
+class Package:
+    function: str
+    zip_path: Path
+    code_sha256: str  # base64(sha256(zip)), the form Lambda reports
+
+    def read(self) -> bytes:
+        return self.zip_path.read_bytes()
+
+
+def run_pip(function: str, command: list[str]) -> None:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise PackagingError(f"{function}: could not run pip: {e}") from e
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise PackagingError(f"{function}: pip install failed (exit {done.returncode}):\n{tail}")
+
+
+def _files(root: Path) -> Iterator[tuple[str, Path]]:
+    """(archive name, path) of every packable file under ``root``, sorted."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        for filename in sorted(filenames):
+            if filename.endswith(_SKIP_SUFFIXES):
+                continue
+            path = Path(dirpath) / filename
+            yield path.relative_to(root).as_posix(), path
+
+
+def _requirements(code_dir: Path) -> str:
+    """requirements.txt without comments or blank lines, sorted: the same set, the same key."""
+    path = code_dir / "requirements.txt"
+    if not path.is_file():
+        return ""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return "\n".join(sorted(line for line in lines if line))
+
+
+def write_zip(entries: dict[str, Path], target: Path) -> None:
+    """A zip whose bytes depend only on the entries' names, contents and exec bits."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w") as zf:
+            for arcname in sorted(entries):
+                path = entries[arcname]
+                info = zipfile.ZipInfo(arcname, date_time=ZIP_EPOCH)
+                info.create_system = 3
+                mode = 0o755 if os.access(path, os.X_OK) else 0o644
+                info.external_attr = (0o100000 | mode) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, path.read_bytes(), compresslevel=6)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Packager:
+    """Packages functions into ``build_dir``; safe to call from several threads."""
+
+    def __init__(
+        self, build_dir: Path, constraints: Path | None = None, pip: PipRunner = run_pip
+    ) -> None:
+        self.build_dir = build_dir
+        self.constraints = constraints
+        self.pip = pip
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def deps_key(self, requirements: str, runtime: str) -> str:
+        constraints = self.constraints.read_text() if self.constraints else ""
+        blob = "\0".join(("deps-v1", runtime, requirements, constraints))
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    def install(self, function: str, code_dir: Path, runtime: str) -> Path | None:
+        """The folder holding the function's dependencies (installed once per key)."""
+        requirements = _requirements(code_dir)
+        if not requirements:
+            return None
+        key = self.deps_key(requirements, runtime)
+        target = self.build_dir / "deps" / key
+        with self._lock(key):
+            if target.is_dir():
+                return target
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{key}-"))
+            command = [
+                sys.executable, "-m", "pip", "install", "--target", str(staging),
+                "--only-binary=:all:", "--python-version", runtime.removeprefix("python"),
+                "--implementation", "cp", "--platform", PLATFORM,
+                "--no-compile", "--disable-pip-version-check", "--quiet",
+                "-r", str(code_dir / "requirements.txt"),
+            ]  # fmt: skip
+            if self.constraints is not None:
+                command += ["-c", str(self.constraints)]
+            try:
+                self.pip(function, command)
+                # Publish atomically: a half-installed folder is never seen as cached.
+                os.rename(staging, target)
+            except OSError:
+                if not target.is_dir():
+                    raise
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+    def package(self, function: str, code_dir: Path, runtime: str) -> Package:
+        if not code_dir.is_dir():
+            raise PackagingError(f"{function}: code folder {code_dir} does not exist")
+        deps = self.install(function, code_dir, runtime)
+        entries: dict[str, Path] = dict(_files(deps)) if deps else {}
+        digest = hashlib.sha256(f"zip-v1\0{deps.name if deps else ''}\0".encode())
+        for arcname, path in _files(code_dir):
+            if arcname in _CODE_EXCLUDES:
+                continue
+            entries[arcname] = path  # the function's own code wins over a dependency's
+            digest.update(f"{arcname}\0{os.access(path, os.X_OK)}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        key = digest.hexdigest()[:32]
+        zip_path = self.build_dir / "zips" / function / f"{key}.zip"
+        sha_path = zip_path.with_suffix(".sha256")
+        if not sha_path.is_file():
+            write_zip(entries, zip_path)
+            sha = base64.b64encode(hashlib.sha256(zip_path.read_bytes()).digest()).decode()
+            sha_path.write_text(sha)
+        return Package(function, zip_path, sha_path.read_text().strip())
