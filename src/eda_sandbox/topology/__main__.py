@@ -58,13 +58,14 @@ def render(console: Console, result: Result, verbose: bool) -> None:
             detail = ", ".join(c.details)
             table.add_row(f"[{style}]{c.action}[/]", c.resource.kind, c.resource.name, detail)
         console.print(table)
-    counts = ", ".join(
-        f"{result.count(a)} {'to ' if not result.applied and a != 'unchanged' else ''}"
-        f"{a if a != 'create' else 'create' if not result.applied else 'created'}"
-        for a in ("create", "update", "delete", "unchanged")
-        if result.count(a) or a == "unchanged"
-    )
-    counts = counts.replace("update,", "updated,") if result.applied else counts
+    done = {"create": "created", "update": "updated", "delete": "deleted"}
+    parts = [
+        f"{result.count(a)} {done[a] if result.applied else 'to ' + a}"
+        for a in ("create", "update", "delete")
+        if result.count(a)
+    ]
+    parts.append(f"{result.count('unchanged')} unchanged")
+    counts = ", ".join(parts)
     verb = "applied" if result.applied else "plan only, nothing changed"
     console.print(f"[bold]{result.changed} changed[/] ({counts}) in {result.seconds:.2f} s, {verb}")
 

@@ -220,7 +220,8 @@ def _functions(t: Topology, root: Path, check_code: bool) -> Iterator[Problem]:
                     "a batch size above 10 needs maximum_batching_window_seconds >= 1",
                 )
             vis = t.queues[src.queue].visibility_timeout
-            needed = 6 * fn.timeout + src.maximum_batching_window_seconds
+            window = 0 if _fifo(src.queue) else src.maximum_batching_window_seconds
+            needed = 6 * fn.timeout + window
             vat = f"queues.{src.queue}.visibility_timeout"
             if vis < fn.timeout:
                 yield (

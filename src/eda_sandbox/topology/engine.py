@@ -110,10 +110,9 @@ def build_resources(names: Names) -> list[Resource]:
         if spec.async_invocation is not None:
             out.append(AsyncConfigResource(fn, names.function(fn)))
         for src in spec.sources:
-            esm = EventSourceMappingResource(
-                fn, f"{names.queue(src.queue)} -> {names.function(fn)}", spec=src
+            out.append(
+                EventSourceMappingResource(fn, names.function(fn), names.queue(src.queue), src)
             )
-            out.append(esm)
     return out
 
 

@@ -263,8 +263,11 @@ class AsyncConfigResource(_FunctionChild):
 class EventSourceMappingResource(_FunctionChild):
     kind = "event source"
 
-    def __init__(self, logical: str, name: str, spec: QueueSource) -> None:
-        super().__init__(logical, name)
+    def __init__(
+        self, logical: str, function_name: str, queue_name: str, spec: QueueSource
+    ) -> None:
+        super().__init__(logical, f"{queue_name} -> {function_name}")
+        self.function_name = function_name
         self.spec = spec
 
     def desired(self) -> dict[str, Any]:
@@ -280,7 +283,7 @@ class EventSourceMappingResource(_FunctionChild):
     def read(self, ctx: Context) -> dict[str, Any] | None:
         found = absent_on(
             lambda: ctx.clients.lambda_.list_event_source_mappings(
-                FunctionName=self.name, EventSourceArn=ctx.names.queue_arn(self.spec.queue)
+                FunctionName=self.function_name, EventSourceArn=ctx.names.queue_arn(self.spec.queue)
             ),
             _NOT_FOUND,
         )
@@ -298,7 +301,7 @@ class EventSourceMappingResource(_FunctionChild):
 
     def create(self, ctx: Context) -> None:
         ctx.clients.lambda_.create_event_source_mapping(
-            FunctionName=self.name,
+            FunctionName=self.function_name,
             EventSourceArn=ctx.names.queue_arn(self.spec.queue),
             Enabled=self.spec.enabled,
             **self.desired(),
