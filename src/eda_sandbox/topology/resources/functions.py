@@ -7,7 +7,7 @@ import re
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+from botocore.exceptions import ClientError
 
 from eda_sandbox.errors import TopologyApplyError
 from eda_sandbox.topology.naming import UnresolvedReferenceError
