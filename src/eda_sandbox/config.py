@@ -43,6 +43,7 @@ class Settings:
     endpoint_url: str = "http://127.0.0.1:4566"
     ready_timeout: float = 60.0
     esm_poll_interval: float = 1.0
+    runtimes_override: Path | None = None
 
     @property
     def pid_file(self) -> Path:
@@ -59,7 +60,7 @@ class Settings:
 
     @property
     def runtimes_dir(self) -> Path:
-        return self.state_dir / "runtimes"
+        return self.runtimes_override or self.state_dir / "runtimes"
 
     @property
     def build_dir(self) -> Path:
@@ -135,11 +136,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         services = tuple(s.strip() for s in services_raw.split(",") if s.strip())
         if not services:
             raise SettingsError("EDA_SANDBOX_SERVICES", services_raw, "names no service")
-        for needed in ("lambda", "sts", "iam", "logs"):
-            if "lambda" in services and needed not in services:
-                raise SettingsError(
-                    "EDA_SANDBOX_SERVICES", services_raw, f"lambda needs {needed!r} too"
-                )
+        missing = [s for s in ("sts", "iam", "logs") if s not in services]
+        if "lambda" in services and missing:
+            raise SettingsError(
+                "EDA_SANDBOX_SERVICES", services_raw, f"lambda needs {', '.join(missing)} too"
+            )
 
     log_level = (env.get("EDA_SANDBOX_LOG_LEVEL") or "warn").lower()
     if log_level not in LOG_LEVELS:
@@ -158,4 +159,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         endpoint_url=_endpoint(env, host, port),
         ready_timeout=_positive_float(env, "EDA_SANDBOX_READY_TIMEOUT", 60.0),
         esm_poll_interval=_positive_float(env, "EDA_SANDBOX_ESM_POLL_INTERVAL", 1.0),
+        runtimes_override=Path(env["EDA_SANDBOX_RUNTIMES_DIR"]).resolve()
+        if env.get("EDA_SANDBOX_RUNTIMES_DIR")
+        else None,
     )

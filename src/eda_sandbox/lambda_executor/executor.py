@@ -88,6 +88,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 "EDA_INIT_TASK_ROOT": code_dir,
                 "EDA_INIT_RECORD": str(self.record),
                 "EDA_INIT_PARENT_PID": str(os.getpid()),
+                "EDA_INIT_FUNCTION": version.qualified_arn,
             }
         )
         log = (self.env_dir / "init.log").open("ab")
@@ -154,7 +155,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
 
     def _write_record(self, pgids: list[int]) -> None:
         self.record.parent.mkdir(parents=True, exist_ok=True)
-        self.record.write_text(json.dumps({"env_id": self.id, "pgids": pgids}))
+        record = {"env_id": self.id, "function": self.function_version.qualified_arn}
+        self.record.write_text(json.dumps({**record, "pgids": pgids}))
 
     def _watch(self, proc: subprocess.Popen[bytes]) -> None:
         """Fail whatever waits on an init process that died, instead of hanging LocalStack."""

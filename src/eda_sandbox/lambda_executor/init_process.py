@@ -92,6 +92,7 @@ class Init:
         self.python = env["EDA_INIT_PYTHON"]
         self.task_root = env["EDA_INIT_TASK_ROOT"]
         self.record = env.get("EDA_INIT_RECORD", "")
+        self.function = env.get("EDA_INIT_FUNCTION", "")
         self.parent = int(env.get("EDA_INIT_PARENT_PID", "0"))
         self.timeout = float(env.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "3"))
         self.memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -143,7 +144,8 @@ class Init:
         pgids = [os.getpgrp()] + ([self.runtime.pid] if self.runtime else [])
         tmp = self.record + ".tmp"
         with open(tmp, "w") as f:
-            json.dump({"env_id": self.env_id, "init_pid": os.getpid(), "pgids": pgids}, f)
+            record = {"env_id": self.env_id, "function": self.function, "pgids": pgids}
+            json.dump({**record, "init_pid": os.getpid()}, f)
         os.replace(tmp, self.record)
 
     def pump_logs(self, fd: int) -> None:

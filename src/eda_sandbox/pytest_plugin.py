@@ -1,0 +1,248 @@
+"""pytest plugin (entry point ``pytest11``): a sandbox, AWS clients and event-driven helpers.
+
+Fixtures:
+``sandbox`` (session) -- reuses a running sandbox, or starts the embedded one and stops it
+at the end; ``--sandbox=auto|embedded|external|docker|aws`` chooses explicitly.
+``aws`` -- boto3 clients bound to it (``aws.sqs``, ``aws.client("lambda")``).
+``topology`` -- the applied topology's outputs (ARNs, URLs, names).
+``correlation_id`` -- unique per test, so shared queues are never purged.
+``sqs_create_queue``, ``sns_create_topic``, ``events_create_rule``,
+``lambda_create_function`` -- factories that delete what they create.
+``events_listener`` -- capture what a bus routes (IATK's listener, offline).
+``wait_until``, ``receive_until``, ``assert_in_dlq`` -- bounded waits that report what
+they saw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eda_sandbox.config import load_settings
+from eda_sandbox.testing import sandbox as sandbox_mod
+from eda_sandbox.testing.aws import AwsClients
+from eda_sandbox.testing.listener import EventsListener
+from eda_sandbox.testing.sqs import ReceivedMessage
+from eda_sandbox.testing.sqs import assert_in_dlq as _assert_in_dlq
+from eda_sandbox.testing.sqs import receive_until as _receive_until
+from eda_sandbox.testing.waits import wait_until as _wait_until
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("eda-sandbox")
+    group.addoption(
+        "--sandbox",
+        default=os.environ.get("EDA_SANDBOX_MODE", "auto"),
+        choices=sandbox_mod.MODES,
+        help="auto: reuse a running sandbox or start the embedded one (default); "
+        "embedded, external, docker (testcontainers) or aws (a real account)",
+    )
+    group.addoption(
+        "--topology",
+        default="infra/topology.yaml",
+        help="topology file the `topology` fixture applies (default: infra/topology.yaml)",
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Only the controller (no xdist worker id) stops what the run started.
+    if not hasattr(session.config, "workerinput") and session.config.option.sandbox != "aws":
+        sandbox_mod.release_all(load_settings())
+
+
+@pytest.fixture(scope="session")
+def sandbox(pytestconfig: pytest.Config) -> sandbox_mod.Sandbox:
+    """A ready sandbox for the whole session; fails loudly if none can be had."""
+    return sandbox_mod.acquire(pytestconfig.option.sandbox, load_settings())
+
+
+@pytest.fixture(scope="session")
+def aws(sandbox: sandbox_mod.Sandbox) -> AwsClients:
+    if sandbox.endpoint_url:
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+    return AwsClients(sandbox.endpoint_url, sandbox.region)
+
+
+@pytest.fixture(scope="session")
+def topology(sandbox: sandbox_mod.Sandbox, pytestconfig: pytest.Config) -> dict[str, Any]:
+    """Outputs of the applied topology (applied once per session; idempotent)."""
+    path = Path(pytestconfig.option.topology)
+    if not path.is_absolute():
+        path = Path(pytestconfig.rootpath) / path
+    return sandbox_mod.apply_topology(sandbox, path)
+
+
+@pytest.fixture
+def correlation_id(request: pytest.FixtureRequest) -> str:
+    name = request.node.name.split("[")[0][-24:]
+    return f"{name}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., Any]:
+    return _wait_until
+
+
+@pytest.fixture
+def receive_until(aws: AwsClients) -> Callable[..., list[ReceivedMessage]]:
+    def receive(queue_url: str, **kwargs: Any) -> list[ReceivedMessage]:
+        return _receive_until(aws.sqs, queue_url, **kwargs)
+
+    return receive
+
+
+@pytest.fixture
+def assert_in_dlq(aws: AwsClients) -> Callable[..., ReceivedMessage]:
+    def check(queue_url: str, correlation_id: str, timeout: float = 30.0) -> ReceivedMessage:
+        return _assert_in_dlq(aws.sqs, queue_url, correlation_id, timeout=timeout)
+
+    return check
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def sqs_create_queue(aws: AwsClients) -> Iterator[Callable[..., str]]:
+    created: list[str] = []
+
+    def create(name: str | None = None, **kwargs: Any) -> str:
+        name = name or _unique("test-queue")
+        attrs = dict(kwargs.pop("Attributes", {}))
+        if name.endswith(".fifo"):
+            attrs.setdefault("FifoQueue", "true")
+        url: str = aws.sqs.create_queue(QueueName=name, Attributes=attrs, **kwargs)["QueueUrl"]
+        created.append(url)
+        return url
+
+    yield create
+    for url in reversed(created):
+        with contextlib.suppress(aws.sqs.exceptions.QueueDoesNotExist):
+            aws.sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture
+def sns_create_topic(aws: AwsClients) -> Iterator[Callable[..., str]]:
+    created: list[str] = []
+
+    def create(name: str | None = None, **kwargs: Any) -> str:
+        arn: str = aws.sns.create_topic(Name=name or _unique("test-topic"), **kwargs)["TopicArn"]
+        created.append(arn)
+        return arn
+
+    yield create
+    for arn in reversed(created):
+        for sub in aws.sns.list_subscriptions_by_topic(TopicArn=arn).get("Subscriptions", []):
+            if sub["SubscriptionArn"].startswith("arn:"):
+                aws.sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
+        aws.sns.delete_topic(TopicArn=arn)
+
+
+@pytest.fixture
+def events_create_rule(aws: AwsClients) -> Iterator[Callable[..., str]]:
+    created: list[tuple[str, str]] = []
+
+    def create(
+        name: str | None = None, *, bus: str = "default", pattern: dict[str, Any], **kwargs: Any
+    ) -> str:
+        import json
+
+        name = name or _unique("test-rule")
+        arn: str = aws.events.put_rule(
+            Name=name, EventBusName=bus, EventPattern=json.dumps(pattern), **kwargs
+        )["RuleArn"]
+        created.append((name, bus))
+        return arn
+
+    yield create
+    for name, bus in reversed(created):
+        targets = aws.events.list_targets_by_rule(Rule=name, EventBusName=bus).get("Targets", [])
+        if targets:
+            aws.events.remove_targets(Rule=name, EventBusName=bus, Ids=[t["Id"] for t in targets])
+        aws.events.delete_rule(Name=name, EventBusName=bus)
+
+
+def zip_directory(path: Path) -> bytes:
+    """A deployment package of ``path`` (for ad-hoc test functions)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for file in sorted(path.rglob("*")):
+            if file.is_file() and "__pycache__" not in file.parts:
+                zf.write(file, file.relative_to(path).as_posix())
+    return buf.getvalue()
+
+
+@pytest.fixture
+def lambda_create_function(aws: AwsClients) -> Iterator[Callable[..., dict[str, Any]]]:
+    """Create a function from a folder, a dict of {filename: source} or zip bytes, wait
+    until it is Active (or Failed), and delete it afterwards."""
+    created: list[str] = []
+
+    def create(
+        code: Path | dict[str, str] | bytes,
+        *,
+        name: str | None = None,
+        runtime: str = "python3.12",
+        handler: str = "app.handler",
+        timeout: int = 10,
+        wait: bool = True,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        if isinstance(code, dict):
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w") as zf:
+                for filename, source in code.items():
+                    zf.writestr(filename, source)
+            blob = buf.getvalue()
+        elif isinstance(code, Path):
+            blob = zip_directory(code)
+        else:
+            blob = code
+        name = name or _unique("test-fn")
+        kwargs.setdefault("Role", "arn:aws:iam::000000000000:role/test-lambda")
+        config: dict[str, Any] = aws.lambda_.create_function(
+            FunctionName=name,
+            Runtime=runtime,
+            Handler=handler,
+            Timeout=timeout,
+            Code={"ZipFile": blob},
+            **kwargs,
+        )
+        created.append(name)
+        if wait:
+
+            def settled() -> dict[str, Any] | None:
+                cfg: dict[str, Any] = aws.lambda_.get_function_configuration(FunctionName=name)
+                return cfg if cfg["State"] in ("Active", "Failed") else None
+
+            config = _wait_until(settled, timeout=30, description=f"{name} to leave Pending")
+        return config
+
+    yield create
+    for name in reversed(created):
+        with contextlib.suppress(aws.lambda_.exceptions.ResourceNotFoundException):
+            aws.lambda_.delete_function(FunctionName=name)
+
+
+@pytest.fixture
+def events_listener(aws: AwsClients) -> Iterator[Callable[..., EventsListener]]:
+    listeners: list[EventsListener] = []
+
+    def create(bus: str, pattern: dict[str, Any]) -> EventsListener:
+        listener = EventsListener(aws.events, aws.sqs, bus, pattern)
+        listeners.append(listener)
+        return listener
+
+    yield create
+    for listener in reversed(listeners):
+        listener.close()
