@@ -46,16 +46,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "embedded, external, docker (testcontainers) or aws (a real account)",
     )
     group.addoption(
+        "--fail-on-skip",
+        action="store_true",
+        help="fail the run if any test is skipped or deselected (CI: every suite must run)",
+    )
+    group.addoption(
         "--topology",
         default="infra/topology.yaml",
         help="topology file the `topology` fixture applies (default: infra/topology.yaml)",
     )
 
 
+_NOT_RUN: list[str] = []
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    _NOT_RUN.extend(f"deselected: {item.nodeid}" for item in items)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _NOT_RUN.append(f"skipped: {report.nodeid}")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    # Only the controller (no xdist worker id) stops what the run started.
-    if not hasattr(session.config, "workerinput") and session.config.option.sandbox != "aws":
+    if hasattr(session.config, "workerinput"):
+        return  # only the controller judges the run and stops what it started
+    if session.config.option.sandbox != "aws":
         sandbox_mod.release_all(load_settings())
+    if session.config.option.fail_on_skip and _NOT_RUN:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"--fail-on-skip: {len(_NOT_RUN)} test(s) did not run:", red=True)
+            for line in _NOT_RUN:
+                reporter.write_line(f"  {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

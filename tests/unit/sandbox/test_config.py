@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eda_sandbox.config import DEFAULT_SERVICES, load_settings
+from eda_sandbox.errors import SettingsError
+
+
+def test_defaults_listen_on_loopback_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = load_settings({})
+    assert (s.host, s.port) == ("127.0.0.1", 4566)
+    assert s.endpoint_url == "http://127.0.0.1:4566"
+    assert s.state_dir == tmp_path / ".sandbox"
+    assert s.services == DEFAULT_SERVICES
+    assert s.region == "us-east-1"
+
+
+def test_standard_variables_win() -> None:
+    s = load_settings(
+        {"AWS_ENDPOINT_URL": "http://10.1.2.3:4567/", "AWS_DEFAULT_REGION": "eu-west-1"}
+    )
+    assert s.endpoint_url == "http://10.1.2.3:4567"
+    assert s.region == "eu-west-1"
+
+
+def test_port_and_bind_address_from_env() -> None:
+    s = load_settings({"EDA_SANDBOX_PORT": "4777", "EDA_SANDBOX_HOST": "0.0.0.0"})
+    assert s.port == 4777
+    # Binding everywhere still connects over loopback.
+    assert s.endpoint_url == "http://127.0.0.1:4777"
+
+
+def test_settings_are_frozen() -> None:
+    s = load_settings({})
+    with pytest.raises(AttributeError):
+        s.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"EDA_SANDBOX_PORT": "http"}, "EDA_SANDBOX_PORT='http': is not an integer port"),
+        ({"EDA_SANDBOX_PORT": "70000"}, "EDA_SANDBOX_PORT='70000': is not between 1 and 65535"),
+        (
+            {"EDA_SANDBOX_HOST": "localhost"},
+            "EDA_SANDBOX_HOST='localhost': is not an IP address to bind to",
+        ),
+        (
+            {"EDA_SANDBOX_LOG_LEVEL": "loud"},
+            "EDA_SANDBOX_LOG_LEVEL='loud': must be one of trace, debug, info, warn, error",
+        ),
+        (
+            {"AWS_ENDPOINT_URL": "localhost:4566"},
+            "AWS_ENDPOINT_URL='localhost:4566': is not an http(s) URL",
+        ),
+        (
+            {"EDA_SANDBOX_READY_TIMEOUT": "-1"},
+            "EDA_SANDBOX_READY_TIMEOUT='-1': must be greater than 0",
+        ),
+        (
+            {"EDA_SANDBOX_SERVICES": "lambda,sqs"},
+            "EDA_SANDBOX_SERVICES='lambda,sqs': lambda needs sts, iam, logs too",
+        ),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(env)
+    assert str(info.value) == message

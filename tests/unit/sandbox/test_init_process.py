@@ -1,0 +1,187 @@
+"""The init process on its own: a fake LocalStack endpoint records what it reports."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from eda_sandbox import runtimes
+from eda_sandbox.config import load_settings
+from eda_sandbox.lambda_executor import init_process
+
+INIT = Path(init_process.__file__)
+
+APP = """
+import os, sys, time
+print("loaded")
+def handler(event, context):
+    print("got", event)
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    if event.get("exit"):
+        os._exit(7)
+    if event.get("fail"):
+        raise RuntimeError("nope")
+    return {"echo": event, "id": context.aws_request_id}
+"""
+
+
+class FakeLocalStack:
+    """Records the executor-protocol callbacks: (path, body)."""
+
+    def __init__(self) -> None:
+        self.calls: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        calls = self.calls
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                calls.put((self.path, body))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/_localstack_lambda/env1"
+
+    def next(self, timeout: float = 10.0) -> tuple[str, bytes]:
+        return self.calls.get(timeout=timeout)
+
+
+@pytest.fixture
+def runtime_python() -> Path:
+    try:
+        return runtimes.locate(load_settings().runtimes_dir, "python3.13").python
+    except runtimes.RuntimeNotProvisionedError as e:
+        pytest.fail(f"{e} (make install builds it)")
+
+
+@pytest.fixture
+def environment(tmp_path: Path, runtime_python: Path) -> Iterator[tuple[FakeLocalStack, int]]:
+    (tmp_path / "app.py").write_text(APP)
+    fake = FakeLocalStack()
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    env = {
+        "LOCALSTACK_RUNTIME_ID": "env1",
+        "LOCALSTACK_RUNTIME_ENDPOINT": fake.url,
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": "1",
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+        "_HANDLER": "app.handler",
+        "PYTHONPATH": str(tmp_path),
+        "PYTHONUNBUFFERED": "1",
+        "EDA_INIT_FD": str(listener.fileno()),
+        "EDA_INIT_PYTHON": str(runtime_python),
+        "EDA_INIT_TASK_ROOT": str(tmp_path),
+        "EDA_INIT_PARENT_PID": str(os.getpid()),
+        "EDA_INIT_RECORD": str(tmp_path / "record.json"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-S", str(INIT)], env=env, pass_fds=(listener.fileno(),)
+    )
+    listener.close()
+    try:
+        yield fake, port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+        fake.server.shutdown()
+    record = tmp_path / "record.json"
+    assert not record.exists(), "init left its process record behind"
+
+
+def invoke(port: int, request_id: str, event: dict[str, object]) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    body = json.dumps({"invoke-id": request_id, "payload": json.dumps(event)})
+    conn.request("POST", "/invoke", body=body)
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def result(fake: FakeLocalStack, request_id: str) -> tuple[str, dict[str, object], str]:
+    path, body = fake.next()
+    assert path == f"/_localstack_lambda/env1/invocations/{request_id}/logs"
+    logs = json.loads(body)["logs"]
+    path, body = fake.next()
+    kind = path.rsplit("/", 1)[1]
+    return kind, json.loads(body), logs
+
+
+def test_ready_then_response_with_logs(environment: tuple[FakeLocalStack, int]) -> None:
+    fake, port = environment
+    assert fake.next() == ("/_localstack_lambda/env1/status/env1/ready", b"{}")
+    assert invoke(port, "req-1", {"a": 1}) == 202
+    kind, body, logs = result(fake, "req-1")
+    assert kind == "response"
+    assert body == {"echo": {"a": 1}, "id": "req-1"}
+    lines = logs.splitlines()
+    assert lines[0] == "START RequestId: req-1 Version: $LATEST"
+    assert "loaded" in lines  # init-phase output belongs to the first invocation
+    assert "got {'a': 1}" in lines
+    assert lines[-2] == "END RequestId: req-1"
+    assert lines[-1].startswith("REPORT RequestId: req-1\tDuration: ")
+    assert "Init Duration" in lines[-1]
+
+
+def test_error_timeout_and_crash_are_aws_shaped(environment: tuple[FakeLocalStack, int]) -> None:
+    fake, port = environment
+    fake.next()  # ready
+    invoke(port, "req-err", {"fail": True})
+    kind, body, _ = result(fake, "req-err")
+    assert kind == "error"
+    assert body["errorType"] == "RuntimeError"
+    assert body["errorMessage"] == "nope"
+
+    invoke(port, "req-slow", {"sleep": 3})
+    kind, body, logs = result(fake, "req-slow")
+    assert kind == "error"
+    assert body == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": "RequestId: req-slow Error: Task timed out after 1.00 seconds",
+    }
+    assert "req-slow Task timed out after 1.00 seconds" in logs
+
+    invoke(port, "req-exit", {"exit": True})
+    kind, body, _ = result(fake, "req-exit")
+    assert body["errorType"] == "Runtime.ExitError"
+    assert body["errorMessage"] == (
+        "RequestId: req-exit Error: Runtime exited with error: exit status 7"
+    )
+
+    invoke(port, "req-ok", {"b": 2})  # a fresh runtime replaced the dead ones
+    kind, body, _ = result(fake, "req-ok")
+    assert (kind, body["echo"]) == ("response", {"b": 2})
+
+
+def test_responses_are_written_in_one_send() -> None:
+    writes: list[bytes] = []
+
+    class Wfile:
+        def write(self, data: bytes) -> None:
+            writes.append(data)
+
+    handler_cls = init_process.make_handler(None)  # type: ignore[arg-type]
+    handler = handler_cls.__new__(handler_cls)
+    handler.wfile = Wfile()  # type: ignore[assignment]
+    handler.reply(200, b'{"ok": true}', {"Content-Type": "application/json"})
+    assert len(writes) == 1
+    assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert writes[0].endswith(b'Content-Length: 12\r\n\r\n{"ok": true}')

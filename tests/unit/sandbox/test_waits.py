@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from eda_sandbox.errors import WaitTimeoutError
+from eda_sandbox.testing import wait_until
+
+
+def test_returns_the_first_truthy_value() -> None:
+    counter = itertools.count()
+    assert wait_until(lambda: next(counter) >= 3 and "done", timeout=5, interval=0.001) == "done"
+
+
+def test_timeout_reports_the_last_value_seen() -> None:
+    values = iter(range(1000))
+    with pytest.raises(WaitTimeoutError) as info:
+        wait_until(
+            lambda: [next(values)] if False else [],
+            timeout=0.05,
+            interval=0.01,
+            description="messages in EventQueue-dlq",
+        )
+    assert "waiting for messages in EventQueue-dlq" in str(info.value)
+    assert "last value seen: []" in str(info.value)
+    assert info.value.last_value == []
+
+
+def test_timeout_reports_the_last_error() -> None:
+    def probe() -> int:
+        raise KeyError("order-42")
+
+    with pytest.raises(WaitTimeoutError, match=r"last error: KeyError: 'order-42'"):
+        wait_until(probe, timeout=0.05, interval=0.01)
+
+
+def test_it_is_an_assertion_so_pytest_reports_a_failure() -> None:
+    with pytest.raises(AssertionError):
+        wait_until(lambda: None, timeout=0.01)
