@@ -50,8 +50,7 @@ down: ## stop the sandbox and everything it started
 	$(COMPOSE) down -v
 else
 up: install
-	@$(BIN)/eda-sandbox up
-	@$(MAKE) --no-print-directory bootstrap
+	@$(BIN)/eda-sandbox up $(if $(wildcard infra/topology.yaml),--apply infra/topology.yaml,)
 down:
 	@if [ -x $(BIN)/eda-sandbox ]; then $(BIN)/eda-sandbox down; else echo "nothing to stop"; fi
 endif

@@ -29,6 +29,11 @@ def _cmd_up(args: argparse.Namespace) -> int:
         f"[green]sandbox {verb}[/] at {settings.endpoint_url} "
         f"(pid {state.pid}, {took:.2f}s); logs: {settings.log_file}"
     )
+    if args.apply:
+        # In this process: a second interpreter start would cost more than the apply.
+        from eda_sandbox.topology.__main__ import main as topology_main
+
+        return topology_main(["apply", "--file", str(args.apply)])
     return 0
 
 
@@ -79,7 +84,9 @@ def _cmd_runtimes(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eda-sandbox", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start the sandbox (no-op if it runs)").set_defaults(func=_cmd_up)
+    up = sub.add_parser("up", help="start the sandbox (no-op if it runs)")
+    up.add_argument("--apply", metavar="TOPOLOGY", help="then apply this topology file")
+    up.set_defaults(func=_cmd_up)
     sub.add_parser("down", help="stop the sandbox and every process it started").set_defaults(
         func=_cmd_down
     )
