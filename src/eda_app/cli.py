@@ -40,7 +40,9 @@ def _number(text: str) -> int | float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m eda_app", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m eda_app", description=(__doc__ or "").split("\n")[0]
+    )
     parser.add_argument(
         "--outputs", type=Path, help="topology outputs file (default: .sandbox/outputs.json)"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from eda_app.errors import (
@@ -68,16 +70,34 @@ class EventsClient(Protocol):
 
 
 @functools.lru_cache(maxsize=8)
-def _client(service: str, region: str, endpoint_url: str) -> Any:
-    # Cached per (service, region, endpoint): clients are thread-safe and slow to build,
-    # and a changed environment gives a new key rather than a stale client.
-    return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
+def _client(service: str, region: str, endpoint_url: str, emulator_credentials: bool) -> Any:
+    # Cached per arguments: clients are thread-safe and slow to build, and a changed
+    # environment gives a new key rather than a stale client.
+    if emulator_credentials:
+        # The emulator accepts any credentials; without these boto3 would search for
+        # some (slowly, via IMDS) and then refuse to sign.
+        session = boto3.session.Session(
+            aws_access_key_id="test",
+            aws_secret_access_key="test",  # noqa: S106 - any value works
+            region_name=region,
+        )
+    else:
+        session = boto3.session.Session(region_name=region)
+    config = Config(
+        retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30
+    )
+    return session.client(service, endpoint_url=endpoint_url, config=config)
 
 
 def default_client(service: str) -> Any:
-    """A boto3 client for the endpoint and region of :func:`eda_sandbox.config.load_settings`."""
+    """A boto3 client for the endpoint and region of :func:`eda_sandbox.config.load_settings`.
+
+    Credentials come from the usual chain; when none is configured (no AWS_ACCESS_KEY_ID,
+    no AWS_PROFILE), dummy ones are used, as the sandbox accepts any.
+    """
     settings = load_settings()
-    return _client(service, settings.region, settings.endpoint_url)
+    configured = bool(os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"))
+    return _client(service, settings.region, settings.endpoint_url, not configured)
 
 
 def publish_event(

@@ -19,6 +19,7 @@ from eda_app import (
     OutputsError,
     PublishError,
     prepare_event,
+    producers,
     publish_event,
     publish_order,
 )
@@ -276,3 +277,41 @@ def test_publish_order_refuses_what_fifo_cannot_take(overrides: dict[str, Any], 
         publish_order(order(**overrides), topic_arn=FIFO_TOPIC, sns_client=sns)
     assert caught.value.field == field
     assert sns.calls == []
+
+
+# --- default clients -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "expected_key"),
+    [({}, "test"), ({"AWS_ACCESS_KEY_ID": "AKIAREAL"}, None), ({"AWS_PROFILE": "p"}, None)],
+)
+def test_default_client_targets_the_settings_endpoint(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected_key: str | None
+) -> None:
+    sessions: list[dict[str, Any]] = []
+
+    class RecordingSession:
+        def __init__(self, **kwargs: Any) -> None:
+            sessions.append(kwargs)
+
+        def client(self, service: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+            return service, kwargs
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4999")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setattr(producers.boto3.session, "Session", RecordingSession)
+    producers._client.cache_clear()
+    try:
+        service, kwargs = producers.default_client("sns")
+    finally:
+        producers._client.cache_clear()
+
+    assert service == "sns"
+    assert kwargs["endpoint_url"] == "http://127.0.0.1:4999"
+    assert sessions[0]["region_name"] == "eu-west-1"
+    assert sessions[0].get("aws_access_key_id") == expected_key
