@@ -20,7 +20,9 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_ROOT_USER_ACTION=ignore
 
 # tini as PID 1: forwards docker stop's SIGTERM to LocalStack's process group and reaps
-# the orphans Lambda environments can leave (Python as PID 1 does neither).
+# the orphans Lambda environments can leave (Python as PID 1 does neither). Unpinned:
+# Debian's point releases replace the exact version, and the suite is pinned above.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
