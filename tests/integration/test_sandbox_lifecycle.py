@@ -1,0 +1,141 @@
+"""Start, reuse and stop a private sandbox (own port and state): nothing may be left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from eda_sandbox.config import load_settings
+
+APP = "import time\ndef handler(event, context):\n    time.sleep(event.get('s', 0))\n    return 1\n"
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eda_sandbox", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            environ = (proc / "environ").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline or text in environ:
+            found.append(f"{proc.name}: {cmdline[:150]}")
+    return found
+
+
+@pytest.fixture
+def private_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    state = tmp_path / "state"
+    env = {
+        **os.environ,
+        "EDA_SANDBOX_PORT": "4598",
+        "EDA_SANDBOX_STATE_DIR": str(state),
+        "EDA_SANDBOX_RUNTIMES_DIR": str(load_settings().runtimes_dir),
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+    env.pop("AWS_ENDPOINT_URL", None)
+    yield env
+    _cli(env, "down")  # whatever happened in the test
+
+
+def test_up_is_idempotent_and_down_leaves_no_process(private_env: dict[str, str]) -> None:
+    first = _cli(private_env, "up")
+    assert first.returncode == 0, first.stderr
+    state = private_env["EDA_SANDBOX_STATE_DIR"]
+    pid = Path(state, "localstack.pid").read_text().strip()
+
+    again = _cli(private_env, "up")
+    assert again.returncode == 0, again.stderr
+    assert "already running" in again.stderr
+    assert Path(state, "localstack.pid").read_text().strip() == pid
+
+    lam = boto3.client(
+        "lambda",
+        endpoint_url="http://127.0.0.1:4598",
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("app.py", APP)
+    lam.create_function(
+        FunctionName="lifecycle",
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role="arn:aws:iam::000000000000:role/x",
+        Code={"ZipFile": buf.getvalue()},
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName="lifecycle")
+    assert lam.invoke(FunctionName="lifecycle", Payload=b"{}")["StatusCode"] == 200
+    # An invocation still running when the sandbox stops must not survive it either.
+    lam.invoke(FunctionName="lifecycle", Payload=b'{"s": 60}', InvocationType="Event")
+
+    records = list(Path(state, "envs").glob("*.json"))
+    assert records, "the executor recorded no execution environment"
+    pgids = [pg for r in records for pg in json.loads(r.read_text())["pgids"]]
+    assert len(_processes_mentioning(state)) >= 3  # LocalStack, an init, a runtime
+
+    down = _cli(private_env, "down")
+    assert down.returncode == 0, down.stderr
+    left = _processes_mentioning(state)
+    assert not left, f"processes left after down: {left}"
+    for pgid in pgids:
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pgid, 0)
+    assert not list(Path(state, "envs").glob("*.json"))
+    assert not Path(state, "localstack.pid").exists()
+
+
+def test_up_reports_a_port_taken_by_something_else(private_env: dict[str, str]) -> None:
+    import socket
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from threading import Thread
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"services": {}}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Health)
+    server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    Thread(target=server.serve_forever, daemon=True).start()
+    env = {**private_env, "EDA_SANDBOX_PORT": str(server.server_port)}
+    try:
+        result = _cli(env, "up")
+    finally:
+        server.shutdown()
+    assert result.returncode == 2
+    assert f"something else already answers on http://127.0.0.1:{server.server_port}" in (
+        result.stderr.replace("\n", "")
+    )
