@@ -108,8 +108,9 @@ class DockerSandbox:
     True for ``eda-sandbox:local`` (rebuilt from this checkout, so tests never run stale
     code; Docker's layer cache makes an unchanged rebuild quick) and False for an image
     named in ``$EDA_SANDBOX_IMAGE``, which must then exist locally. ``port``: host and
-    container port, default ``settings.port``; 0 picks a free one. ``bind``: host address
-    to publish on, default ``$EDA_SANDBOX_DOCKER_BIND`` or 127.0.0.1.
+    container port; default (None or 0) a free one, so it never collides with a sandbox
+    already on ``settings.port`` (``make up`` or ``make up SANDBOX=docker``). ``bind``:
+    host address to publish on, default ``$EDA_SANDBOX_DOCKER_BIND`` or 127.0.0.1.
     """
 
     def __init__(
@@ -131,7 +132,7 @@ class DockerSandbox:
             ipaddress.ip_address(self.bind)
         except ValueError as e:
             raise DockerSandboxError(f"{BIND_VAR}={self.bind!r} is not an IP address") from e
-        self.port = settings.port if port is None else port
+        self.port = port or 0
         self.timeout = settings.ready_timeout if timeout is None else timeout
         self.container: DockerContainer | None = None
         self.endpoint_url: str | None = None
