@@ -40,13 +40,15 @@ RUN ldconfig \
 
 WORKDIR /opt/eda-sandbox
 
-# Dependencies first, against a stub package, so editing src/ does not reinstall them.
-COPY pyproject.toml constraints.txt README.md ./
+# Dependencies first, against a stub package (and the empty README pyproject names), so
+# editing src/ or README.md does not reinstall them.
+COPY pyproject.toml constraints.txt ./
 RUN mkdir -p src/eda_sandbox \
- && touch src/eda_sandbox/__init__.py \
+ && touch src/eda_sandbox/__init__.py README.md \
  && pip install -c constraints.txt '.[emulator]' \
- && rm -rf src build
+ && rm -rf src build README.md
 
+COPY README.md ./
 COPY src/ src/
 RUN pip install --no-deps --force-reinstall . \
  && rm -rf build src/*.egg-info \
