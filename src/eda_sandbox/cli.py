@@ -7,11 +7,12 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from eda_sandbox import launcher, runtimes
+from eda_sandbox import applied, launcher, runtimes
 from eda_sandbox.config import load_settings
 from eda_sandbox.errors import SandboxError
 
@@ -30,10 +31,20 @@ def _cmd_up(args: argparse.Namespace) -> int:
         f"(pid {state.pid}, {took:.2f}s); logs: {settings.log_file}"
     )
     if args.apply:
+        topology_file = Path(args.apply).resolve()
+        if before.running and applied.unchanged_since_last_apply(settings, topology_file):
+            console.print(
+                f"0 changed: {args.apply} and its functions are unchanged since the last apply "
+                "to this sandbox (`make bootstrap` re-converges and repairs drift)"
+            )
+            return 0
         # In this process: a second interpreter start would cost more than the apply.
         from eda_sandbox.topology.__main__ import main as topology_main
 
-        return topology_main(["apply", "--file", str(args.apply)])
+        code = topology_main(["apply", "--file", str(args.apply)])
+        if code == 0:
+            applied.remember_apply(settings, topology_file)
+        return code
     return 0
 
 

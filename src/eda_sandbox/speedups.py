@@ -1,7 +1,7 @@
-"""Speed-ups applied inside LocalStack's process (``localstack.hooks.on_infra_start``).
+"""Fixes and speed-ups applied inside LocalStack's process (``on_infra_start`` hooks).
 
-Each one is measured (bench/RESULTS.md) and keeps behaviour: the integration suites run
-with them on.
+Each speed-up is measured (bench/RESULTS.md) and keeps behaviour: the integration suites
+run with them on.
 """
 
 from __future__ import annotations
@@ -35,3 +35,35 @@ def patch_twisted_content_type(*_args: Any) -> None:
     if hasattr(http, "_parseContentType"):
         http._parseContentType = _fast_content_type
         LOG.debug("eda-sandbox: twisted Content-Type parsing replaced")
+
+
+@hooks.on_infra_start()
+def bind_gateway_to_its_host(*_args: Any) -> None:
+    """Honour the host in GATEWAY_LISTEN (a security fix, always on).
+
+    LocalStack 2026.3.0's twisted server builds ``TCP4ServerEndpoint(reactor, port)``
+    without an interface (its own "TODO: interface = host?"), so a sandbox meant for
+    127.0.0.1 listens on every interface. We wrap its ``register`` so the IPv4 endpoints it
+    creates are bound to the configured host. Runs before the gateway is registered.
+    """
+    try:
+        from localstack.runtime.server.twisted import TwistedRuntimeServer
+        from twisted.internet import endpoints
+    except ImportError:
+        return
+    from localstack.utils.patch import patch
+
+    @patch(TwistedRuntimeServer.register)
+    def register(fn: Any, self: Any, gateway: Any, listen: Any, ssl_creds: Any = None) -> Any:
+        hosts = iter([hp.host for hp in listen if ":" not in hp.host])
+        original = endpoints.TCP4ServerEndpoint
+
+        def bound(reactor: Any, port: int, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("interface", next(hosts, ""))
+            return original(reactor, port, *args, **kwargs)
+
+        setattr(endpoints, "TCP4ServerEndpoint", bound)  # noqa: B010 - a class slot
+        try:
+            return fn(self, gateway, listen, ssl_creds)
+        finally:
+            setattr(endpoints, "TCP4ServerEndpoint", original)  # noqa: B010
