@@ -44,7 +44,7 @@ runtimes: $(STAMP) ## rebuild the local Lambda runtime environments
 
 ifeq ($(SANDBOX),docker)
 up: $(STAMP) ## start the sandbox and apply the topology (SANDBOX=docker: in a container)
-	$(COMPOSE) up -d --wait sandbox
+	$(COMPOSE) up -d --wait --build sandbox
 	@$(MAKE) --no-print-directory bootstrap
 down: ## stop the sandbox and everything it started
 	$(COMPOSE) down -v

@@ -65,6 +65,13 @@ def test_up_is_idempotent_and_down_leaves_no_process(private_env: dict[str, str]
     state = private_env["EDA_SANDBOX_STATE_DIR"]
     pid = Path(state, "localstack.pid").read_text().strip()
 
+    listening = [
+        line.split()[1]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if line.split()[1].endswith(f":{4598:04X}") and line.split()[3] == "0A"  # LISTEN
+    ]
+    assert listening == [f"0100007F:{4598:04X}"], f"not loopback-only: {listening}"
+
     again = _cli(private_env, "up")
     assert again.returncode == 0, again.stderr
     assert "already running" in again.stderr

@@ -55,6 +55,9 @@ def acquire(mode: str, settings: Settings) -> Sandbox:
     if mode == "aws":
         return Sandbox("aws", None, settings.region, settings)
     if mode == "docker":
+        if launcher.health(settings) is not None:
+            # `make up SANDBOX=docker` already runs one (docker compose): use it.
+            return Sandbox("docker", settings.endpoint_url, settings.region, settings)
         return _docker(settings)
     with _locked(settings):
         if launcher.health(settings) is not None:
