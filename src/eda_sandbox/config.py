@@ -44,6 +44,7 @@ class Settings:
     ready_timeout: float = 60.0
     esm_poll_interval: float = 1.0
     runtimes_override: Path | None = None
+    lambda_results: str = "direct"
 
     @property
     def pid_file(self) -> Path:
@@ -148,6 +149,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "EDA_SANDBOX_LOG_LEVEL", log_level, f"must be one of {', '.join(LOG_LEVELS)}"
         )
 
+    lambda_results = env.get("EDA_SANDBOX_LAMBDA_RESULTS") or "direct"
+    if lambda_results not in ("direct", "callback"):
+        raise SettingsError(
+            "EDA_SANDBOX_LAMBDA_RESULTS", lambda_results, "must be 'direct' or 'callback'"
+        )
+
     region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1"
     return Settings(
         host=host,
@@ -159,6 +166,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         endpoint_url=_endpoint(env, host, port),
         ready_timeout=_positive_float(env, "EDA_SANDBOX_READY_TIMEOUT", 60.0),
         esm_poll_interval=_positive_float(env, "EDA_SANDBOX_ESM_POLL_INTERVAL", 1.0),
+        lambda_results=lambda_results,
         runtimes_override=Path(env["EDA_SANDBOX_RUNTIMES_DIR"]).resolve()
         if env.get("EDA_SANDBOX_RUNTIMES_DIR")
         else None,

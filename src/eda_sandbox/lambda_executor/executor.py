@@ -35,6 +35,7 @@ from localstack.services.lambda_.invocation.executor_endpoint import (
     ExecutorEndpoint,
     StatusErrorException,
 )
+from localstack.services.lambda_.invocation.lambda_models import InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import RuntimeExecutor
 
 from eda_sandbox import runtimes
@@ -89,6 +90,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 "EDA_INIT_RECORD": str(self.record),
                 "EDA_INIT_PARENT_PID": str(os.getpid()),
                 "EDA_INIT_FUNCTION": version.qualified_arn,
+                "EDA_INIT_RESULTS": self.settings.lambda_results,
             }
         )
         log = (self.env_dir / "init.log").open("ab")
@@ -220,10 +222,23 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         endpoint = self.executor_endpoint
         endpoint.invocation_future = Future()
         endpoint.logs = None
-        self._post_invoke(json.dumps(payload).encode())
         # The init enforces the function timeout itself; this bound only protects
         # LocalStack from an init that stopped answering.
         bound = float(self.function_version.config.timeout) + 10.0
+        status, headers, body = self._post_invoke(json.dumps(payload).encode(), bound)
+        if status == 200:  # direct mode: the outcome came back on this response
+            logs_length = int(headers.get("X-Eda-Logs-Length", "0"))
+            return InvocationResult(
+                request_id=payload["invoke-id"],
+                payload=body[logs_length:],
+                is_error=headers.get("X-Eda-Error") == "1",
+                logs=body[:logs_length].decode("utf-8", "replace"),
+            )
+        if status != 202:
+            raise StatusErrorException(
+                "invoke refused",
+                payload=_aws_error("Runtime.Unknown", f"init answered {status}"),
+            )
         try:
             return endpoint.invocation_future.result(timeout=bound)
         except FutureTimeout as e:
@@ -232,36 +247,38 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 payload=_aws_error("Runtime.Unknown", f"No result after {bound:.0f}s"),
             ) from e
 
-    def _post_invoke(self, body: bytes) -> None:
+    def _post_invoke(self, body: bytes, timeout: float) -> tuple[int, dict[str, str], bytes]:
         headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
         with self.conn_lock:
             for attempt in (1, 2):
+                sent = False
                 try:
                     if self.conn is None:
                         self.conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=10)
                         self.conn.connect()
                         assert self.conn.sock is not None
                         self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    assert self.conn.sock is not None
+                    self.conn.sock.settimeout(timeout)
                     self.conn.request("POST", "/invoke", body=body, headers=headers)
+                    sent = True
                     resp = self.conn.getresponse()
-                    resp.read()
-                    if resp.status == 202:
-                        return
-                    raise StatusErrorException(
-                        "invoke refused",
-                        payload=_aws_error("Runtime.Unknown", f"init answered {resp.status}"),
-                    )
+                    return resp.status, dict(resp.getheaders()), resp.read()
                 except (OSError, http.client.HTTPException) as e:
                     if self.conn is not None:
                         self.conn.close()
                     self.conn = None
-                    if attempt == 2 or (self.proc is not None and self.proc.poll() is not None):
+                    # Retry only a send on a stale kept-alive connection; once the init has
+                    # the event, a retry could run the function twice.
+                    dead = self.proc is not None and self.proc.poll() is not None
+                    if attempt == 2 or sent or dead:
                         raise StatusErrorException(
                             "environment unreachable",
                             payload=_aws_error(
                                 "Runtime.ExitError", f"Error: execution environment is gone ({e})"
                             ),
                         ) from e
+        raise AssertionError("unreachable")
 
     def get_logs(self) -> str:
         try:

@@ -50,6 +50,9 @@ class Invocation:
     picked_up: bool = False
     done: bool = False
     timer: threading.Timer | None = None
+    # Direct mode: the outcome goes back on the /invoke response instead of callbacks.
+    finished: threading.Event = field(default_factory=threading.Event)
+    outcome: tuple[bool, bytes, bytes] = (False, b"", b"")
 
 
 class Callback:
@@ -93,6 +96,9 @@ class Init:
         self.task_root = env["EDA_INIT_TASK_ROOT"]
         self.record = env.get("EDA_INIT_RECORD", "")
         self.function = env.get("EDA_INIT_FUNCTION", "")
+        # "direct": answer /invoke with the outcome (saves two round trips through
+        # LocalStack's gateway); "callback": LocalStack's executor protocol throughout.
+        self.direct = env.get("EDA_INIT_RESULTS", "callback") == "direct"
         self.parent = int(env.get("EDA_INIT_PARENT_PID", "0"))
         self.timeout = float(env.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "3"))
         self.memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -199,7 +205,7 @@ class Init:
                 os.killpg(proc.pid, signal.SIGKILL)
 
     # -- invocations ------------------------------------------------------------------
-    def accept(self, body: dict[str, str]) -> None:
+    def accept(self, body: dict[str, str]) -> Invocation:
         timeout_ms = int(self.timeout * 1000)
         inv = Invocation(
             request_id=body.get("invoke-id") or str(uuid.uuid4()),
@@ -218,6 +224,7 @@ class Init:
                 self.kill_runtime()
                 self.start_runtime()
             self.cond.notify_all()
+        return inv
 
     def on_timeout(self, inv: Invocation) -> None:
         with self.cond:
@@ -293,8 +300,14 @@ class Init:
             f"Billed Duration: {math.ceil(duration)} ms\tMemory Size: {self.memory} MB\t"
             f"Max Memory Used: {self.max_memory_mb()} MB{init}\n"
         )
-        logs = json.dumps({"logs": "".join(lines)}).encode()
-        self.callback.post(f"/invocations/{inv.request_id}/logs", logs)
+        text = "".join(lines)
+        if self.direct:
+            inv.outcome = (error, text.encode(), body)
+            inv.finished.set()
+            return
+        self.callback.post(
+            f"/invocations/{inv.request_id}/logs", json.dumps({"logs": text}).encode()
+        )
         kind = "error" if error else "response"
         self.callback.post(f"/invocations/{inv.request_id}/{kind}", body)
 
@@ -378,18 +391,27 @@ def make_handler(init: Init) -> type[BaseHTTPRequestHandler]:
             data = self.body()
             path = self.path
             if path == "/invoke":
-                init.accept(json.loads(data))
-                self.reply(202)
+                inv = init.accept(json.loads(data))
+                if not init.direct:
+                    self.reply(202)
+                    return
+                inv.finished.wait()
+                error, logs, payload = inv.outcome
+                headers = {
+                    "X-Eda-Error": "1" if error else "0",
+                    "X-Eda-Logs-Length": str(len(logs)),
+                }
+                self.reply(200, logs + payload, headers)
             elif path == f"{API}/init/error":
                 # Record it before replying: the runtime exits right after our reply.
                 init.init_error(data)
                 self.reply(202)
             elif path.startswith(f"{API}/invocation/") and path.endswith(("/response", "/error")):
                 request_id = path.split("/")[-2]
-                inv = init.current
+                current = init.current
                 self.reply(202)
-                if inv is not None and inv.request_id == request_id:
-                    init.finish(inv, data, error=path.endswith("/error"))
+                if current is not None and current.request_id == request_id:
+                    init.finish(current, data, error=path.endswith("/error"))
             else:
                 self.reply(404)
 

@@ -74,7 +74,14 @@ def runtime_python() -> Path:
 
 
 @pytest.fixture
-def environment(tmp_path: Path, runtime_python: Path) -> Iterator[tuple[FakeLocalStack, int]]:
+def results_mode() -> str:
+    return "callback"
+
+
+@pytest.fixture
+def environment(
+    tmp_path: Path, runtime_python: Path, results_mode: str
+) -> Iterator[tuple[FakeLocalStack, int]]:
     (tmp_path / "app.py").write_text(APP)
     fake = FakeLocalStack()
     listener = socket.create_server(("127.0.0.1", 0))
@@ -92,6 +99,7 @@ def environment(tmp_path: Path, runtime_python: Path) -> Iterator[tuple[FakeLoca
         "EDA_INIT_TASK_ROOT": str(tmp_path),
         "EDA_INIT_PARENT_PID": str(os.getpid()),
         "EDA_INIT_RECORD": str(tmp_path / "record.json"),
+        "EDA_INIT_RESULTS": results_mode,
     }
     proc = subprocess.Popen(
         [sys.executable, "-I", "-S", str(INIT)], env=env, pass_fds=(listener.fileno(),)
@@ -185,3 +193,32 @@ def test_responses_are_written_in_one_send() -> None:
     assert len(writes) == 1
     assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
     assert writes[0].endswith(b'Content-Length: 12\r\n\r\n{"ok": true}')
+
+
+@pytest.mark.parametrize("results_mode", ["direct"])
+def test_direct_mode_answers_on_the_invoke_connection(
+    environment: tuple[FakeLocalStack, int],
+) -> None:
+    fake, port = environment
+    assert fake.next() == ("/_localstack_lambda/env1/status/env1/ready", b"{}")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    for request_id, event, error in (("d-1", {"a": 1}, "0"), ("d-2", {"fail": True}, "1")):
+        conn.request(
+            "POST",
+            "/invoke",
+            body=json.dumps({"invoke-id": request_id, "payload": json.dumps(event)}),
+        )
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 200
+        assert resp.getheader("X-Eda-Error") == error
+        split = int(resp.getheader("X-Eda-Logs-Length") or 0)
+        logs, payload = body[:split].decode(), json.loads(body[split:])
+        assert logs.startswith(f"START RequestId: {request_id}")
+        assert f"END RequestId: {request_id}" in logs
+        if error == "0":
+            assert payload == {"echo": {"a": 1}, "id": "d-1"}
+        else:
+            assert payload["errorMessage"] == "nope"
+    conn.close()
+    assert fake.calls.empty(), "direct mode must not call back for results"
