@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -14,7 +15,14 @@ import pytest
 
 from eda_sandbox.config import load_settings
 
-APP = "import time\ndef handler(event, context):\n    time.sleep(event.get('s', 0))\n    return 1\n"
+APP = """import time
+def handler(event, context):
+    print("callback-mode", context.aws_request_id)
+    if event.get("fail"):
+        raise KeyError("missing")
+    time.sleep(event.get("s", 0))
+    return 1
+"""
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -53,6 +61,9 @@ def private_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "EDA_SANDBOX_RUNTIMES_DIR": str(load_settings().runtimes_dir),
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
+        # The shared sandbox runs the default (direct) result mode; this one runs
+        # LocalStack's callback protocol, so CI covers both.
+        "EDA_SANDBOX_LAMBDA_RESULTS": "callback",
     }
     env.pop("AWS_ENDPOINT_URL", None)
     yield env
@@ -98,7 +109,13 @@ def test_up_is_idempotent_and_down_leaves_no_process(private_env: dict[str, str]
         Code={"ZipFile": buf.getvalue()},
     )
     lam.get_waiter("function_active_v2").wait(FunctionName="lifecycle")
-    assert lam.invoke(FunctionName="lifecycle", Payload=b"{}")["StatusCode"] == 200
+    ok = lam.invoke(FunctionName="lifecycle", Payload=b"{}", LogType="Tail")
+    assert (ok["StatusCode"], ok["Payload"].read()) == (200, b"1")
+    tail = base64.b64decode(ok["LogResult"]).decode()
+    assert "callback-mode" in tail and "REPORT RequestId" in tail, tail
+    failed = lam.invoke(FunctionName="lifecycle", Payload=b'{"fail": true}')
+    assert failed["FunctionError"] == "Unhandled"
+    assert json.loads(failed["Payload"].read())["errorType"] == "KeyError"
     # An invocation still running when the sandbox stops must not survive it either.
     lam.invoke(FunctionName="lifecycle", Payload=b'{"s": 60}', InvocationType="Event")
 
