@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 import queue
 import re
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,6 +25,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.table import Table
 
 from eda_app.errors import EdaAppError
+from eda_sandbox.config import load_settings
+from eda_sandbox.errors import TopologyApplyError
+from eda_sandbox.topology import Engine, Outputs, load_outputs, load_topology
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def session(region: str) -> boto3.session.Session:
@@ -100,7 +109,7 @@ class PublishStats:
 
 
 def publish(
-    units: list[Unit], send: Callable[[list[BenchEvent]], None], threads: int
+    units: list[Unit], send: Callable[[list[BenchEvent]], object], threads: int
 ) -> PublishStats:
     """Send every unit at its due time, each lane's units in order on the lane's thread.
 
@@ -185,10 +194,6 @@ def chunks[T](items: list[T], size: int) -> Iterable[list[T]]:
         yield items[start : start + size]
 
 
-def fmt_ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.0f}"
-
-
 @dataclass(frozen=True)
 class PathSpec:
     tag: str  # short id part, so the DLQ pattern can tell paths apart
@@ -211,6 +216,7 @@ class Poller(threading.Thread):
         self.stop = threading.Event()
         self.requests = 0
         self.busy = 0.0  # seconds spent in poll requests
+        self.errors: list[str] = []  # failed polls; the run reports them, never hides them
         self.items: dict[str, dict[str, Any]] = {}  # last item read per key
 
     def pending(self) -> list[BenchEvent]:
@@ -225,7 +231,11 @@ class Poller(threading.Thread):
         while not self.stop.is_set():
             tick = time.monotonic()
             if pending := self.pending():
-                self.poll(pending, consistent=False)
+                try:
+                    self.poll(pending, consistent=False)
+                except (BotoCoreError, ClientError) as e:
+                    # One failed read is no reason to stop measuring; many are reported.
+                    self.errors.append(f"{type(e).__name__}: {e}")
             self.stop.wait(max(0.0, tick + self.interval - time.monotonic()))
 
     def poll(self, events: list[BenchEvent], consistent: bool) -> None:
@@ -307,3 +317,49 @@ def verdict(r: dict[str, Any]) -> list[str]:
     if r["dlq"] != r["dlq_expected"] or r["valid_in_dlq"] or r["dlq_other"]:
         misses.append("DLQ")
     return misses
+
+
+def wait_mappings(lambda_client: Any, out: Outputs, timeout: float = 60.0) -> None:
+    """A new copy's event source mappings may still be Creating; the clock must not run yet."""
+    deadline = time.monotonic() + timeout
+    for fn in out["functions"].values():
+        while True:
+            maps = lambda_client.list_event_source_mappings(FunctionName=fn["name"])
+            states = [m["State"] for m in maps["EventSourceMappings"]]
+            if all(s == "Enabled" for s in states) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+
+
+@contextmanager
+def topology(own: bool, outputs: Path | None, endpoint: str, region: str) -> Iterator[Outputs]:
+    """The outputs of the topology to benchmark; with ``own``, a fresh copy of
+    infra/topology.yaml under a unique suffix, destroyed afterwards whatever happens."""
+    if not own:
+        yield load_outputs(outputs)
+        return
+    settings = load_settings()
+    loaded = load_topology(REPO / "infra" / "topology.yaml")
+    constraints = loaded.base_dir / "constraints.txt"
+    suffix = f"-bench-{uuid.uuid4().hex[:8]}"
+    engine = Engine(
+        loaded,
+        endpoint_url=endpoint,
+        region=region,
+        name_suffix=suffix,
+        build_dir=settings.build_dir,
+        constraints=constraints if constraints.is_file() else None,
+        outputs_file=None,  # never overwrite the reference topology's outputs.json
+    )
+    try:
+        print(f"applying a copy of the topology with suffix {suffix} ...", file=sys.stderr)
+        result = engine.apply()
+        assert result.outputs is not None
+        yield result.outputs
+    finally:
+        print(f"destroying the {suffix} copy ...", file=sys.stderr)
+        try:
+            engine.destroy()
+        except TopologyApplyError as e:
+            print(f"could not destroy the {suffix} copy: {e}", file=sys.stderr)
+        engine.close()

@@ -30,8 +30,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,15 +49,18 @@ from _common import (
     seqs_of,
     session,
     sweep_dlq,
+    topology,
+    wait_mappings,
 )
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from eda_app.errors import PutEventsError
 from eda_app.producers import publish_event, publish_order, put_events
 from eda_sandbox.config import load_settings
-from eda_sandbox.topology import Engine, Outputs, load_outputs, load_topology
+from eda_sandbox.errors import SandboxError
+from eda_sandbox.topology import Outputs
 
-REPO = Path(__file__).resolve().parents[1]
 PATHS = ("sns-sqs", "eventbridge", "fifo")
 DLQ_SWEEP_EVERY = 2.0  # seconds; DLQ arrival takes minutes, no need to sweep faster
 DLQ_SLACK = 15.0  # seconds over maxReceiveCount x VisibilityTimeout (as the tests use)
@@ -124,7 +126,7 @@ def make_units(path: str, events: list[BenchEvent], mode: str, rate: float) -> l
     return units
 
 
-def make_sender(path: str, out: Outputs, clients: dict[str, Any]) -> Callable[..., None]:
+def make_sender(path: str, out: Outputs, clients: dict[str, Any]) -> Callable[..., object]:
     if path == "sns-sqs":
         arn = out["topics"]["EventTopic"]["arn"]
         return lambda evs: publish_event(evs[0].body, topic_arn=arn, sns_client=clients["sns"])
@@ -266,6 +268,7 @@ def summarize(
         "drain_timeout_s": drain,
         "poll_interval_ms": round(poller.interval * 1000),
         "poll_req_per_s": round(poller.requests / max(1e-9, time.time() - first), 1),
+        "poll_errors": len(poller.errors),
         "load_before": load_before,
         "load_after": load_avg(),
     }
@@ -273,49 +276,6 @@ def summarize(
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
-
-
-def wait_mappings(lambda_client: Any, out: Outputs, timeout: float = 60.0) -> None:
-    """A new copy's event source mappings may still be Creating; the clock must not run yet."""
-    deadline = time.monotonic() + timeout
-    for fn in out["functions"].values():
-        while True:
-            maps = lambda_client.list_event_source_mappings(FunctionName=fn["name"])
-            states = [m["State"] for m in maps["EventSourceMappings"]]
-            if all(s == "Enabled" for s in states) or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-
-
-@contextmanager
-def topology(args: argparse.Namespace, endpoint: str, region: str) -> Iterator[Outputs]:
-    """The outputs of the topology to benchmark; with --own-resources, a fresh copy that is
-    destroyed afterwards whatever happens."""
-    if not args.own_resources:
-        yield load_outputs(args.outputs)
-        return
-    settings = load_settings()
-    loaded = load_topology(REPO / "infra" / "topology.yaml")
-    constraints = loaded.base_dir / "constraints.txt"
-    suffix = f"-bench-{uuid.uuid4().hex[:8]}"
-    engine = Engine(
-        loaded,
-        endpoint_url=endpoint,
-        region=region,
-        name_suffix=suffix,
-        build_dir=settings.build_dir,
-        constraints=constraints if constraints.is_file() else None,
-        outputs_file=None,  # never overwrite the reference topology's outputs.json
-    )
-    try:
-        print(f"applying a copy of the topology with suffix {suffix} ...", file=sys.stderr)
-        result = engine.apply()
-        assert result.outputs is not None
-        yield result.outputs
-    finally:
-        print(f"destroying the {suffix} copy ...", file=sys.stderr)
-        engine.destroy()
-        engine.close()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -353,6 +313,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        return bench(args)
+    except (BotoCoreError, ClientError, SandboxError) as e:
+        # Typically the endpoint went away mid-run (a shared sandbox restarted).
+        print(f"pipeline benchmark aborted: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+def bench(args: argparse.Namespace) -> int:
     settings = load_settings()
     endpoint = args.endpoint or settings.endpoint_url
     region = args.region or settings.region
@@ -363,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=None if sys.stdout.isatty() else 150)
     err = Console(stderr=True)
     rows = []
-    with topology(args, endpoint, region) as out:
+    with topology(args.own_resources, args.outputs, endpoint, region) as out:
         if args.own_resources:
             wait_mappings(client(sess, "lambda", endpoint), out)
         ctx = Context(out, clients, args, uuid.uuid4().hex[:8])
