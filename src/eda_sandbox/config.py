@@ -45,6 +45,7 @@ class Settings:
     esm_poll_interval: float = 1.0
     runtimes_override: Path | None = None
     lambda_results: str = "direct"
+    zygote: bool = True
 
     @property
     def pid_file(self) -> Path:
@@ -167,6 +168,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ready_timeout=_positive_float(env, "EDA_SANDBOX_READY_TIMEOUT", 60.0),
         esm_poll_interval=_positive_float(env, "EDA_SANDBOX_ESM_POLL_INTERVAL", 1.0),
         lambda_results=lambda_results,
+        zygote=(env.get("EDA_SANDBOX_ZYGOTE") or "1") != "0",
         runtimes_override=Path(env["EDA_SANDBOX_RUNTIMES_DIR"]).resolve()
         if env.get("EDA_SANDBOX_RUNTIMES_DIR")
         else None,

@@ -220,11 +220,26 @@ def _reap_environments(settings: Settings) -> list[int]:
         except (ValueError, OSError, AttributeError):
             pgids = []
         for pgid in pgids:
-            if _alive(pgid):
+            if _group_exists(pgid):
                 _kill_group(pgid, signal.SIGKILL)
                 reaped.append(pgid)
         record.unlink(missing_ok=True)
+    # SIGKILL is asynchronous: return only once the groups are really gone, so "down"
+    # means down for whoever checks right after (bounded).
+    deadline = time.monotonic() + 3.0
+    while any(_group_exists(p) for p in reaped) and time.monotonic() < deadline:
+        time.sleep(0.02)  # waiting for the kernel to finish killing, bounded
     return reaped
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def tail(settings: Settings, lines: int = 100) -> str:

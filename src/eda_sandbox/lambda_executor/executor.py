@@ -41,6 +41,7 @@ from localstack.services.lambda_.invocation.runtime_executor import RuntimeExecu
 from eda_sandbox import runtimes
 from eda_sandbox.config import load_settings
 from eda_sandbox.errors import RuntimeNotSupportedError
+from eda_sandbox.lambda_executor import zygotes
 
 LOG = logging.getLogger(__name__)
 INIT_SCRIPT = Path(__file__).with_name("init_process.py")
@@ -93,6 +94,11 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 "EDA_INIT_RESULTS": self.settings.lambda_results,
             }
         )
+        zygote = zygotes.ready(self.settings, rt.runtime)
+        if zygote is not None:
+            env["EDA_INIT_ZYGOTE"], env["EDA_INIT_ZYGOTE_MODULES"] = zygote
+        else:
+            zygotes.ensure(self.settings, rt)  # for the next environment
         log = (self.env_dir / "init.log").open("ab")
         try:
             self.proc = subprocess.Popen(
@@ -295,7 +301,9 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             raise RuntimeNotSupportedError(
                 "container image functions are not supported by the eda-sandbox process executor"
             )
-        runtimes.locate(load_settings().runtimes_dir, function_version.config.runtime)
+        settings = load_settings()
+        rt = runtimes.locate(settings.runtimes_dir, function_version.config.runtime)
+        zygotes.ensure(settings, rt)
         if function_version.config.code:
             function_version.config.code.prepare_for_execution()
 

@@ -33,10 +33,23 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from http.server import ThreadingHTTPServer
 
-API = "/2018-06-01/runtime"
+if not __package__:  # run as a script with -I -S: import the sibling module directly
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from init_http import Callback, make_handler  # type: ignore[import-not-found,unused-ignore]
+    from zygote_client import (  # type: ignore[import-not-found,unused-ignore]
+        ForkedRuntime,
+        ZygoteUnavailableError,
+        shadowed_names,
+    )
+else:
+    from eda_sandbox.lambda_executor.init_http import Callback, make_handler
+    from eda_sandbox.lambda_executor.zygote_client import (
+        ForkedRuntime,
+        ZygoteUnavailableError,
+        shadowed_names,
+    )
 
 
 @dataclass
@@ -53,38 +66,6 @@ class Invocation:
     # Direct mode: the outcome goes back on the /invoke response instead of callbacks.
     finished: threading.Event = field(default_factory=threading.Event)
     outcome: tuple[bool, bytes, bytes] = (False, b"", b"")
-
-
-class Callback:
-    """A keep-alive connection back to LocalStack's executor endpoint."""
-
-    def __init__(self, endpoint: str) -> None:
-        parts = urlsplit(endpoint)
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 80
-        self.prefix = parts.path.rstrip("/")
-        self.conn: http.client.HTTPConnection | None = None
-        self.lock = threading.Lock()
-
-    def post(self, path: str, body: bytes, content_type: str = "application/json") -> None:
-        headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
-        with self.lock:
-            for attempt in (1, 2):
-                try:
-                    if self.conn is None:
-                        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-                        self.conn.connect()
-                        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    # http.client sends headers and a bytes body in one send().
-                    self.conn.request("POST", self.prefix + path, body=body, headers=headers)
-                    self.conn.getresponse().read()
-                    return
-                except (OSError, http.client.HTTPException):
-                    if self.conn is not None:
-                        self.conn.close()
-                    self.conn = None
-                    if attempt == 2:
-                        raise
 
 
 class Init:
@@ -104,11 +85,13 @@ class Init:
         self.memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         self.version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.handler = env.get("_HANDLER", "")
+        self.zygote = env.get("EDA_INIT_ZYGOTE", "")
+        self.zygote_modules = env.get("EDA_INIT_ZYGOTE_MODULES", "")
         self.runtime_env = {k: v for k, v in env.items() if not k.startswith("EDA_INIT_")}
         self.cond = threading.Condition()
         self.pending: Invocation | None = None
         self.current: Invocation | None = None
-        self.runtime: subprocess.Popen[bytes] | None = None
+        self.runtime: subprocess.Popen[bytes] | ForkedRuntime | None = None
         self.runtime_started = 0.0
         self.init_duration: float | None = None
         self.init_failed = False
@@ -127,7 +110,7 @@ class Init:
         self.init_duration = None
         self.init_failed = False
         self.init_reported = False
-        proc = subprocess.Popen(
+        proc = self.forked(write_fd) or subprocess.Popen(
             [self.python, "-m", "awslambdaric", self.handler],
             cwd=self.task_root,
             env=self.runtime_env,
@@ -143,6 +126,23 @@ class Init:
         self.write_record()
         threading.Thread(target=self.pump_logs, args=(read_fd,), daemon=True).start()
         threading.Thread(target=self.watch_runtime, args=(proc,), daemon=True).start()
+
+    def forked(self, out_fd: int) -> ForkedRuntime | None:
+        """A runtime forked from the preloaded zygote, when that is safe; else None."""
+        if not self.zygote:
+            return None
+        path = [p for p in self.runtime_env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        try:
+            shadowed = shadowed_names(self.zygote_modules, [self.task_root, *path])
+            if shadowed:
+                print(f"zygote skipped: the function ships {sorted(shadowed)}", flush=True)
+                self.zygote = ""
+                return None
+            argv = ["awslambdaric", self.handler]
+            return ForkedRuntime(self.zygote, argv, self.task_root, self.runtime_env, path, out_fd)
+        except ZygoteUnavailableError as e:
+            print(f"zygote unavailable, starting the runtime plainly: {e}", flush=True)
+            return None
 
     def write_record(self) -> None:
         if not self.record:
@@ -179,7 +179,7 @@ class Init:
                     return False
                 self.log_buf += chunk
 
-    def watch_runtime(self, proc: subprocess.Popen[bytes]) -> None:
+    def watch_runtime(self, proc: subprocess.Popen[bytes] | ForkedRuntime) -> None:
         code = proc.wait()
         with self.cond:
             if self.runtime is not proc:
@@ -258,7 +258,11 @@ class Init:
     def send_ready(self) -> None:
         if not self.ready_sent:
             self.ready_sent = True
-            self.callback.post(f"/status/{self.env_id}/ready", b"{}")
+            try:
+                self.callback.post(f"/status/{self.env_id}/ready", b"{}")
+            except (OSError, http.client.HTTPException) as e:
+                # LocalStack's start-up timeout then replaces this environment.
+                print(f"could not report ready to LocalStack: {e}", flush=True)
 
     def init_error(self, body: bytes) -> None:
         """The handler failed to load. AWS reports it on the invoke and re-runs init next time."""
@@ -341,81 +345,6 @@ class Init:
             time.sleep(0.5)  # a watchdog poll, not a test wait
             if self.parent and os.getppid() != self.parent:
                 self.shutdown()
-
-
-def make_handler(init: Init) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self) -> None:
-            super().setup()
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def reply(
-            self, status: int, body: bytes = b"", headers: dict[str, str] | None = None
-        ) -> None:
-            # One send() per response: a split write stalls ~40 ms on delayed ACK.
-            head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
-            head += [f"{k}: {v}" for k, v in (headers or {}).items()]
-            head += [f"Content-Length: {len(body)}", "", ""]
-            self.wfile.write("\r\n".join(head).encode("latin-1") + body)
-
-        def body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
-
-        def do_GET(self) -> None:
-            if self.path == f"{API}/invocation/next":
-                inv = init.next_invocation()
-                if inv is None:
-                    self.reply(410)
-                    return
-                self.reply(
-                    200,
-                    inv.payload,
-                    {
-                        "Content-Type": "application/json",
-                        "Lambda-Runtime-Aws-Request-Id": inv.request_id,
-                        "Lambda-Runtime-Deadline-Ms": str(inv.deadline_ms),
-                        "Lambda-Runtime-Invoked-Function-Arn": inv.function_arn,
-                        "Lambda-Runtime-Trace-Id": inv.trace_id,
-                    },
-                )
-            else:
-                self.reply(404)
-
-        def do_POST(self) -> None:
-            data = self.body()
-            path = self.path
-            if path == "/invoke":
-                inv = init.accept(json.loads(data))
-                if not init.direct:
-                    self.reply(202)
-                    return
-                inv.finished.wait()
-                error, logs, payload = inv.outcome
-                headers = {
-                    "X-Eda-Error": "1" if error else "0",
-                    "X-Eda-Logs-Length": str(len(logs)),
-                }
-                self.reply(200, logs + payload, headers)
-            elif path == f"{API}/init/error":
-                # Record it before replying: the runtime exits right after our reply.
-                init.init_error(data)
-                self.reply(202)
-            elif path.startswith(f"{API}/invocation/") and path.endswith(("/response", "/error")):
-                request_id = path.split("/")[-2]
-                current = init.current
-                self.reply(202)
-                if current is not None and current.request_id == request_id:
-                    init.finish(current, data, error=path.endswith("/error"))
-            else:
-                self.reply(404)
-
-    return Handler
 
 
 def main() -> int:

@@ -19,6 +19,7 @@ import pytest
 from eda_sandbox import runtimes
 from eda_sandbox.config import load_settings
 from eda_sandbox.lambda_executor import init_process
+from eda_sandbox.testing import wait_until
 
 INIT = Path(init_process.__file__)
 
@@ -78,9 +79,33 @@ def results_mode() -> str:
     return "callback"
 
 
+@pytest.fixture(params=["exec", "zygote"])
+def start_mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def zygote_env(tmp_path: Path, runtime_python: Path, start_mode: str) -> Iterator[dict[str, str]]:
+    if start_mode == "exec":
+        yield {}
+        return
+    from eda_sandbox.lambda_executor import zygote
+
+    sock = f"/tmp/eda-sandbox-{os.getuid()}/unit-{tmp_path.name[-20:]}.sock"
+    os.makedirs(os.path.dirname(sock), mode=0o700, exist_ok=True)
+    modules = tmp_path / "zygote.modules"
+    proc = subprocess.Popen([str(runtime_python), "-I", zygote.__file__, sock, str(modules)])
+    try:
+        wait_until(modules.is_file, timeout=10, description="the zygote to preload")
+        yield {"EDA_INIT_ZYGOTE": sock, "EDA_INIT_ZYGOTE_MODULES": str(modules)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+
+
 @pytest.fixture
 def environment(
-    tmp_path: Path, runtime_python: Path, results_mode: str
+    tmp_path: Path, runtime_python: Path, results_mode: str, zygote_env: dict[str, str]
 ) -> Iterator[tuple[FakeLocalStack, int]]:
     (tmp_path / "app.py").write_text(APP)
     fake = FakeLocalStack()
@@ -100,6 +125,7 @@ def environment(
         "EDA_INIT_PARENT_PID": str(os.getpid()),
         "EDA_INIT_RECORD": str(tmp_path / "record.json"),
         "EDA_INIT_RESULTS": results_mode,
+        **zygote_env,
     }
     proc = subprocess.Popen(
         [sys.executable, "-I", "-S", str(INIT)], env=env, pass_fds=(listener.fileno(),)
@@ -222,3 +248,17 @@ def test_direct_mode_answers_on_the_invoke_connection(
             assert payload["errorMessage"] == "nope"
     conn.close()
     assert fake.calls.empty(), "direct mode must not call back for results"
+
+
+def test_a_function_shipping_boto3_is_not_forked(tmp_path: Path) -> None:
+    from eda_sandbox.lambda_executor.zygote_client import shadowed_names
+
+    modules = tmp_path / "modules.json"
+    modules.write_text(json.dumps(["boto3", "botocore", "awslambdaric"]))
+    code = tmp_path / "code"
+    (code / "boto3").mkdir(parents=True)
+    (code / "app.py").write_text("")
+    layer = tmp_path / "layer"
+    (layer / "botocore-1.0.dist-info").mkdir(parents=True)
+    assert shadowed_names(str(modules), [str(code), str(layer)]) == {"boto3", "botocore"}
+    assert shadowed_names(str(modules), [str(tmp_path / "missing")]) == set()

@@ -1,0 +1,179 @@
+"""A fork server per Lambda runtime: cold starts without re-importing the managed runtime.
+
+Why: a new execution environment spends ~200 ms starting Python and importing what AWS's
+managed runtime provides (the runtime interface client, boto3/botocore), before the
+function's own code is even read. This process, run on the runtime's interpreter, imports
+those once and forks a ready interpreter per environment. The forked child then becomes
+the runtime exactly as ``python -m awslambdaric <handler>`` would: the function's
+environment, working directory, ``sys.path`` (task root and layers first), its own process
+group, stdout/stderr into the init's pipe, and a fresh random seed.
+
+Fidelity guard: modules imported here would shadow a function's own copy, so the init
+falls back to a plain ``exec`` when the task root or a layer ships any top-level name
+listed in its modules file. ``awslambdaric.bootstrap`` is not preloaded because it
+reads ``AWS_LAMBDA_LOG_FORMAT``/``_LEVEL`` at import time.
+
+Protocol (unix stream socket): the init sends one JSON line ``{"argv", "cwd", "env",
+"path"}`` with its pipe's write end attached (SCM_RIGHTS); the server answers
+``pid <n>`` and, when that child exits, ``exit <code>`` (negative for a signal, as
+``subprocess`` reports it). Single-threaded on purpose: forking a threaded process is
+unsafe. Standard library only, apart from the preloaded modules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import select
+import signal
+import socket
+import sys
+
+PRELOAD = (
+    "boto3",
+    "boto3.session",
+    "botocore.session",
+    "botocore.client",
+    # not awslambdaric.lambda_runtime_client: its C client does not survive a fork
+    "awslambdaric.lambda_runtime_marshaller",
+    "awslambdaric.lambda_context",
+    "awslambdaric.lambda_runtime_exception",
+    "awslambdaric.lambda_runtime_log_utils",
+    "awslambdaric.lambda_config",
+)
+
+
+# Started with -I: sys.path is the standard library and the runtime's site-packages only.
+BASE_PATH = list(sys.path)
+
+
+def preload() -> list[str]:
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    return sorted({m.split(".")[0] for m in sys.modules} - set(sys.stdlib_module_names))
+
+
+def become_runtime(request: dict[str, object], out_fd: int) -> None:
+    """In the child: turn this interpreter into the function's runtime process."""
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.close(out_fd)
+    os.close(null)
+    import io
+
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
+    env = request["env"]
+    assert isinstance(env, dict)
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in env.items()})
+    cwd = str(request["cwd"])
+    os.chdir(cwd)
+    extra = [str(p) for p in request.get("path", []) or []]  # type: ignore[attr-defined]
+    # As for `python -m`: the working directory first, then PYTHONPATH, then the rest.
+    sys.path[:] = [cwd, *extra, *BASE_PATH]
+    argv = [str(a) for a in request["argv"]]  # type: ignore[attr-defined]
+    sys.argv = argv
+    random.seed()
+    code = 0
+    try:
+        from awslambdaric.__main__ import main
+
+        main(argv)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:  # noqa: BLE001 - report it like an interpreter would
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def serve(path: str, modules_file: str, parent: int) -> None:
+    names = preload()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if os.path.exists(path):
+        os.unlink(path)
+    old_mask = os.umask(0o077)
+    listener.bind(path)
+    os.umask(old_mask)
+    listener.listen(64)
+    with open(modules_file + ".tmp", "w") as f:
+        json.dump(names, f)
+    os.replace(modules_file + ".tmp", modules_file)  # also says "ready"
+    children: dict[int, socket.socket] = {}
+
+    def reap(*_args: object) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = children.pop(pid, None)
+            if conn is not None:
+                with contextlib.suppress(OSError):
+                    conn.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+                conn.close()
+
+    signal.signal(signal.SIGCHLD, reap)
+    while True:
+        readable, _, _ = select.select([listener], [], [], 1.0)
+        if parent and os.getppid() != parent:
+            break  # the sandbox is gone; environments are reaped by their inits
+        if not readable:
+            continue
+        conn, _ = listener.accept()
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 1)
+            buf = msg
+            while not buf.endswith(b"\n"):
+                more = conn.recv(1 << 20)
+                if not more:
+                    break
+                buf += more
+            request = json.loads(buf)
+        except (OSError, ValueError):
+            conn.close()
+            continue
+        if not fds:
+            conn.close()
+            continue
+        # Until the child is registered, its SIGCHLD must wait, or a child that exits at
+        # once would be reaped before anyone knows where to report it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        pid = os.fork()
+        if pid == 0:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+            listener.close()
+            for other in children.values():
+                other.close()
+            conn.close()
+            become_runtime(request, fds[0])
+        os.close(fds[0])
+        children[pid] = conn
+        with contextlib.suppress(OSError):
+            conn.sendall(f"pid {pid}\n".encode())
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+    for conn in children.values():
+        conn.close()
+    listener.close()
+    for leftover in (path, modules_file):
+        if os.path.exists(leftover):
+            os.unlink(leftover)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0)
