@@ -75,8 +75,7 @@ def test_poison_blocks_only_its_group_then_goes_to_the_fifo_dlq(
         for c in [poisoned, *healthy]
     ]
     _publish_interleaved(e2e, aws, orders)
-    poison = orders[0][1]
-    blocked_customer = poison["customer_id"]
+    blocked_customer = orders[0][0]["customer_id"]
 
     # The other groups complete, in order, while the poison is still being retried.
     for group in orders[1:]:
@@ -87,23 +86,34 @@ def test_poison_blocks_only_its_group_then_goes_to_the_fifo_dlq(
             ready=lambda i: len(i.get("seqs", [])) >= 3,
         )
         assert item["seqs"] == [1, 2, 3], f"healthy group out of order or duplicated: {item}"
-    blocked = e2e.get_item("OrderSequences", {"customer_id": blocked_customer})
-    assert blocked is not None and blocked["seqs"] == [1], (
+    blocked = e2e.wait_for_item(
+        "OrderSequences", {"customer_id": blocked_customer}, ready=lambda i: bool(i["seqs"])
+    )
+    assert blocked["seqs"] == [1], (
         f"{blocked_customer}: seq 1 applied, then blocked at the poison seq 2 "
         f"(seq 3 must not overtake it); item: {blocked}"
     )
 
+    # skip_group_on_error reports seq 3 failed (unprocessed) with the poison on every
+    # attempt, so it shares the poison's receive count and is dead-lettered with it:
+    # the whole blocked tail of the group goes to the DLQ, in order, never applied.
+    tail = orders[0][1:]
     dlq = e2e.queue_url("OrderQueue-dlq.fifo")
     dead = receive_until(
         dlq,
-        match=lambda m: m.parsed.get("event_id") == poison["event_id"],
+        count=len(tail),
+        match=lambda m: m.parsed.get("customer_id") == blocked_customer,
         timeout=e2e.dlq_timeout("OrderQueue.fifo"),
-    )[0]
-    assert dead.parsed == poison, f"DLQ must hold the original order {poison}; got {dead.body}"
-    assert dead.attributes.get("MessageGroupId") == blocked_customer, dead.attributes
-    assert dead.receive_count >= 3, f"dead-lettered after 3 receives; {dead.attributes}"
+    )
+    assert [m.parsed for m in dead] == tail, (
+        f"OrderQueue-dlq.fifo must hold seq 2 (poison) then seq 3, unchanged: "
+        f"expected {tail}, got {[m.body for m in dead]}"
+    )
+    for message in dead:
+        assert message.attributes.get("MessageGroupId") == blocked_customer, message.attributes
+        assert message.receive_count >= 3, f"dead-lettered after 3 receives: {message.attributes}"
 
     blocked = e2e.get_item("OrderSequences", {"customer_id": blocked_customer})
-    assert blocked is not None and 2 not in blocked["seqs"], (
-        f"the poison seq must never be applied; item: {blocked}"
+    assert blocked is not None and blocked["seqs"] == [1], (
+        f"neither the poison nor the order behind it may ever be applied; item: {blocked}"
     )
