@@ -311,7 +311,8 @@ def verdict(r: dict[str, Any]) -> list[str]:
         if p95 > 500:
             misses.append("p95>500ms")
     if r["lost"]:
-        misses.append("lost")
+        # After a timed-out wait, "lost" may only be unfinished (a backlog still draining).
+        misses.append("lost (wait timed out)" if r.get("drain_timed_out") else "lost")
     if r["duplicates"]:
         misses.append("dup")
     if r["dlq"] != r["dlq_expected"] or r["valid_in_dlq"] or r["dlq_other"]:

@@ -63,7 +63,12 @@ from eda_sandbox.topology import Outputs
 
 PATHS = ("sns-sqs", "eventbridge", "fifo")
 DLQ_SWEEP_EVERY = 2.0  # seconds; DLQ arrival takes minutes, no need to sweep faster
-DLQ_SLACK = 15.0  # seconds over maxReceiveCount x VisibilityTimeout (as the tests use)
+DLQ_SLACK = 15.0  # seconds of slack for polling and invocations (as the tests use)
+# An idle LocalStack event source mapping backs off between empty polls up to
+# LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC (10 s) x 1.5 jitter, and a
+# poison message waits for that once per redelivery: observed DLQ arrival was past
+# 3 x 61 s + 15 s.
+ESM_EMPTY_BACKOFF = 15.0
 
 
 SPECS = {
@@ -155,7 +160,7 @@ class Context:
 
 
 def drain_bound(ctx: Context, spec: PathSpec) -> float:
-    """maxReceiveCount x VisibilityTimeout + slack of the path's source queue, else 0."""
+    """maxReceiveCount x (VisibilityTimeout + ESM backoff) + slack of the source queue, else 0."""
     if spec.source_queue is None:
         return 0.0
     attrs = ctx.clients["sqs"].get_queue_attributes(
@@ -163,7 +168,7 @@ def drain_bound(ctx: Context, spec: PathSpec) -> float:
         AttributeNames=["RedrivePolicy", "VisibilityTimeout"],
     )["Attributes"]
     receives = int(json.loads(attrs.get("RedrivePolicy", "{}")).get("maxReceiveCount", 0))
-    return receives * int(attrs["VisibilityTimeout"]) + DLQ_SLACK
+    return receives * (int(attrs["VisibilityTimeout"]) + ESM_EMPTY_BACKOFF) + DLQ_SLACK
 
 
 def run_path(ctx: Context, path: str) -> dict[str, Any]:
@@ -189,6 +194,7 @@ def run_path(ctx: Context, path: str) -> dict[str, Any]:
     dlq_urls = [ctx.out["queues"][q]["url"] for q in spec.dlqs]
     deadline, next_sweep, dlq_last = stats.finished + drain, 0.0, None
     in_dlq: dict[str, set[int]] = {q: set() for q in spec.dlqs}
+    timed_out = False
     while True:
         now = time.time()
         if poison and now >= next_sweep:
@@ -201,7 +207,7 @@ def run_path(ctx: Context, path: str) -> dict[str, Any]:
         results_done = not poller.pending()
         if results_done and len(in_dlq[spec.dlqs[0]]) >= len(poison):
             break
-        if now > deadline:
+        if timed_out := now > deadline:
             break
         time.sleep(0.2)
     poller.stop.set()
@@ -212,7 +218,10 @@ def run_path(ctx: Context, path: str) -> dict[str, Any]:
     poller.poll(valid, consistent=True)
     for e in events:
         e.in_dlq = any(e.index in found for found in in_dlq.values())
-    return summarize(ctx, path, events, stats, poller, in_dlq, dlq_last, drain, load_before)
+    row = summarize(ctx, path, events, stats, poller, in_dlq, dlq_last, drain, load_before)
+    # Lost includes what was merely unfinished when the wait ended; say which it was.
+    row["drain_timed_out"] = timed_out
+    return row
 
 
 def summarize(
@@ -295,7 +304,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         metavar="SECONDS",
         help="wait for results and DLQ after publishing (default 180, raised to "
-        "maxReceiveCount x VisibilityTimeout + 15 when poison needs longer)",
+        "maxReceiveCount x (VisibilityTimeout + 15) + 15 when poison needs longer)",
     )
     p.add_argument("--endpoint", help="default: Settings.endpoint_url (AWS_ENDPOINT_URL)")
     p.add_argument("--region")
