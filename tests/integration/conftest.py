@@ -101,12 +101,19 @@ class E2E:
         timeout: float = 15.0,
         ready: Callable[[dict[str, Any]], bool] = lambda _item: True,
     ) -> dict[str, Any]:
-        """Wait until ``table`` holds ``key`` and ``ready(item)``; return the item."""
+        """Wait until ``table`` holds ``key``, completely written, and ``ready(item)``.
+
+        "Completely written" means write_count is there: every handler write ends with
+        ``ADD write_count 1``, and the sandbox's DynamoDB (moto) applies an UpdateItem in
+        steps a concurrent read can see (key only, then SET, then ADD); real DynamoDB
+        never shows a partial item, so this only waits out the sandbox.
+        """
         last: list[dict[str, Any] | None] = [None]
 
         def probe() -> dict[str, Any] | None:
             last[0] = self.get_item(table, key)
-            return last[0] if last[0] is not None and ready(last[0]) else None
+            item = last[0]
+            return item if item is not None and "write_count" in item and ready(item) else None
 
         return wait_until(
             probe,
@@ -118,7 +125,8 @@ class E2E:
     def wait_for_items(
         self, table: str, key_name: str, keys: Iterable[str], *, timeout: float = 20.0
     ) -> dict[str, dict[str, Any]]:
-        """Wait until every key is in ``table`` (BatchGetItem per poll); items by key."""
+        """Wait until every key is in ``table``, completely written (see wait_for_item),
+        with one BatchGetItem per poll; return the items by key."""
         wanted = list(keys)
         found: dict[str, dict[str, Any]] = {}
         name = self.table(table)
@@ -136,7 +144,8 @@ class E2E:
                 )
                 for raw in resp.get("Responses", {}).get(name, []):
                     item = {k: _DESERIALIZE(v) for k, v in raw.items()}
-                    found[item[key_name]] = item
+                    if "write_count" in item:  # completely written: see wait_for_item
+                        found[item[key_name]] = item
             return found if len(found) == len(wanted) else None
 
         return wait_until(

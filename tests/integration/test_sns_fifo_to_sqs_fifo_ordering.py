@@ -49,7 +49,8 @@ def test_each_customer_sees_its_orders_in_sequence(
             "OrderSequences",
             {"customer_id": c},
             timeout=20,
-            ready=lambda i: len(i.get("seqs", [])) >= PER_CUSTOMER,
+            # write_count is bumped last in each update: N means N updates are complete
+            ready=lambda i: i["write_count"] >= PER_CUSTOMER,
         )
         for c in customers
     }
@@ -83,7 +84,7 @@ def test_poison_blocks_only_its_group_then_goes_to_the_fifo_dlq(
             "OrderSequences",
             {"customer_id": group[0]["customer_id"]},
             timeout=20,
-            ready=lambda i: len(i.get("seqs", [])) >= 3,
+            ready=lambda i: i["write_count"] >= 3,
         )
         assert item["seqs"] == [1, 2, 3], f"healthy group out of order or duplicated: {item}"
     blocked = e2e.wait_for_item(
