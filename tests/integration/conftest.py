@@ -205,21 +205,22 @@ class E2E:
             raise AssertionError(f"{e}\nmost recent lines of {group}:\n  {recent}") from e
 
     # -- SQS -----------------------------------------------------------------------------
-    def dlq_timeout(self, source_queue: str, slack: float = 15.0) -> float:
+    def dlq_timeout(self, source_queue: str) -> float:
         """Upper bound for a failing message to reach ``source_queue``'s DLQ.
 
         SQS moves it on the receive after the maxReceiveCount-th, and a record that an
         event source mapping reports failed becomes visible again only when the visibility
         timeout it was received with runs out (neither AWS nor LocalStack resets it). So
-        the bound is read from the queue as configured: maxReceiveCount x
-        VisibilityTimeout, plus slack for polling and invocations.
+        the bound is read from the queue as configured: per receive, the visibility
+        timeout plus the mapping's poll delay (LocalStack backs an idle poller off up to
+        10 s +50 % jitter, plus a 1 s long poll), then slack for the last move.
         """
         attributes = self.aws.sqs.get_queue_attributes(
             QueueUrl=self.queue_url(source_queue),
             AttributeNames=["RedrivePolicy", "VisibilityTimeout"],
         )["Attributes"]
         receives = int(json.loads(attributes["RedrivePolicy"])["maxReceiveCount"])
-        return receives * int(attributes["VisibilityTimeout"]) + slack
+        return receives * (int(attributes["VisibilityTimeout"]) + 16.0) + 16.0
 
 
 @pytest.fixture
