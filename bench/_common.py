@@ -216,6 +216,7 @@ class Poller(threading.Thread):
         self.stop = threading.Event()
         self.requests = 0
         self.busy = 0.0  # seconds spent in poll requests
+        self.last_poll = 0.0
         self.errors: list[str] = []  # failed polls; the run reports them, never hides them
         self.items: dict[str, dict[str, Any]] = {}  # last item read per key
 
@@ -254,6 +255,7 @@ class Poller(threading.Thread):
             t1 = time.time()
             self.requests += 1
             self.busy += t1 - t0
+            self.last_poll = t1
             mid = (t0 + t1) / 2  # roughly when the server read the items
             unprocessed = resp.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
             skipped = {k[self.spec.key_name]["S"] for k in unprocessed}

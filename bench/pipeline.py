@@ -19,7 +19,15 @@ and takes the middle of the interval in which an item first appeared (error abou
         [--endpoint URL] [--own-resources] [--drain-timeout 180] [--json]
 
 Without --own-resources it uses the applied reference topology (.sandbox/outputs.json);
-every id carries a fresh run id, so earlier items and DLQ messages are never counted.
+every id carries a fresh run id, so earlier items and DLQ messages are never counted (our
+DLQ messages are deleted once counted; others' are left as they were).
+
+After publishing, the run waits (bounded by --drain-timeout) for every result and for
+every poison event in the DLQ. SQS paths dead-letter only on the receive after the
+maxReceiveCount-th, each a VisibilityTimeout (+ the event source's idle backoff) apart, so
+with poison the default wait grows to cover that (about 4 minutes on the reference
+topology). "lost" counts events with neither a result nor a DLQ message when the wait
+ended; "drain_timed_out" in the JSON says whether it ended by the deadline.
 """
 
 from __future__ import annotations
@@ -276,7 +284,9 @@ def summarize(
         "dlq_last_s": round(dlq_last - first, 1) if dlq_last else None,
         "drain_timeout_s": drain,
         "poll_interval_ms": round(poller.interval * 1000),
-        "poll_req_per_s": round(poller.requests / max(1e-9, time.time() - first), 1),
+        # While results were outstanding (the final consistent read included): the load
+        # the measurement itself put on the endpoint.
+        "poll_req_per_s": round(poller.requests / max(1e-9, poller.last_poll - first), 1),
         "poll_errors": len(poller.errors),
         "load_before": load_before,
         "load_after": load_avg(),
