@@ -9,9 +9,25 @@ milliseconds. Chosen with ``PROVIDER_OVERRIDE_DYNAMODB=moto`` (the launcher sets
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from localstack.services.plugins import Service, aws_provider
+
+# moto applies an UpdateItem attribute by attribute, and LocalStack serves requests on
+# many threads, so a concurrent GetItem could see an item half-updated and two
+# conditional writes could both pass. DynamoDB makes every single-item operation
+# atomic; one lock around each operation gives the same guarantee here.
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def _atomic(handler: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return handler(*args, **kwargs)
+
+    return call
 
 
 @aws_provider(api="dynamodb", name="moto")
@@ -23,6 +39,7 @@ def dynamodb_moto() -> Any:
     class MotoDynamoDBProvider(DynamodbApi):
         """Every operation falls through to moto (no override raises NotImplementedError)."""
 
-    return Service.for_provider(
-        MotoDynamoDBProvider(), dispatch_table_factory=MotoFallbackDispatcher
-    )
+    def dispatch_table(provider: object) -> dict[str, Any]:
+        return {op: _atomic(h) for op, h in MotoFallbackDispatcher(provider).items()}
+
+    return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=dispatch_table)
