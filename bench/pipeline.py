@@ -185,11 +185,12 @@ def run_path(ctx: Context, path: str) -> dict[str, Any]:
     events = make_events(path, ctx.run, count, args.poison, args.groups)
     units = make_units(path, events, args.mode, args.rate)
     send = make_sender(path, ctx.out, ctx.clients)
-    drain = args.drain_timeout
-    if drain is None:
-        # Poison needs maxReceiveCount x visibility to reach an SQS DLQ; a shorter wait
-        # would report a DLQ shortfall that is only our own timeout.
-        drain = max(180.0, drain_bound(ctx, spec)) if args.poison > 0 else 180.0
+    # Explicit --drain-timeout is a hard bound from the end of publishing. By default the
+    # wait is 180 s, extended for poison on SQS paths: each poison message has been
+    # received once when the backlog is done, and needs the redrive bound from there.
+    explicit = args.drain_timeout is not None
+    drain = args.drain_timeout if explicit else 180.0
+    dlq_bound = drain_bound(ctx, spec) if args.poison > 0 and not explicit else 0.0
     load_before = load_avg()
     poller = Poller(
         ctx.clients["poll"], ctx.out["tables"][spec.table]["name"], spec, events, args.poll
@@ -213,6 +214,8 @@ def run_path(ctx: Context, path: str) -> dict[str, Any]:
                 in_dlq[name] |= found
             next_sweep = now + DLQ_SWEEP_EVERY
         results_done = not poller.pending()
+        if results_done and dlq_bound:
+            deadline, dlq_bound = max(deadline, now + dlq_bound), 0.0
         if results_done and len(in_dlq[spec.dlqs[0]]) >= len(poison):
             break
         if timed_out := now > deadline:
@@ -226,7 +229,8 @@ def run_path(ctx: Context, path: str) -> dict[str, Any]:
     poller.poll(valid, consistent=True)
     for e in events:
         e.in_dlq = any(e.index in found for found in in_dlq.values())
-    row = summarize(ctx, path, events, stats, poller, in_dlq, dlq_last, drain, load_before)
+    waited = deadline - stats.finished
+    row = summarize(ctx, path, events, stats, poller, in_dlq, dlq_last, waited, load_before)
     # Lost includes what was merely unfinished when the wait ended; say which it was.
     row["drain_timed_out"] = timed_out
     return row
@@ -313,8 +317,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="wait for results and DLQ after publishing (default 180, raised to "
-        "maxReceiveCount x (VisibilityTimeout + 15) + 15 when poison needs longer)",
+        help="wait for results and DLQ after publishing; default 180, extended with poison "
+        "to maxReceiveCount x (VisibilityTimeout + 15) + 15 after the last result",
     )
     p.add_argument("--endpoint", help="default: Settings.endpoint_url (AWS_ENDPOINT_URL)")
     p.add_argument("--region")
