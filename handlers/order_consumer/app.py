@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from domain import idempotency_key, order_update, parse_order_body
 from models import InvalidEvent, peek_ids
+from retry_backoff import retry_failed_soon
 
 SERVICE = "order_consumer"
 logger = Logger(service=SERVICE)
@@ -38,6 +39,11 @@ metrics = Metrics(namespace="EdaSandbox", service=SERVICE)
 # Module scope: created once per execution environment, reused by every invocation.
 # No endpoint_url: boto3 reads AWS_ENDPOINT_URL, which the sandbox sets.
 _orders_table = boto3.resource("dynamodb").Table(os.environ["ORDERS_TABLE"])
+_sqs = boto3.client("sqs")
+# The source queue, for shortening failed records' visibility (retry_backoff.py); unset or
+# FAILED_RECORD_RETRY_SECONDS=0 leaves retries to the queue's visibility timeout.
+_SOURCE_QUEUE_URL = os.environ.get("SOURCE_QUEUE_URL", "")
+_RETRY_SECONDS = int(os.environ.get("FAILED_RECORD_RETRY_SECONDS", "0"))
 _persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
 
 
@@ -119,11 +125,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         event=event, record_handler=_record_handler, processor=_processor, context=context
     )
     logger.remove_keys(["correlation_id", "message_id"])
+    failed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
     logger.info(
-        "batch processed",
-        extra={
-            "records": len(event.get("Records", [])),
-            "failed": [item["itemIdentifier"] for item in response["batchItemFailures"]],
-        },
+        "batch processed", extra={"records": len(event.get("Records", [])), "failed": failed}
     )
+    retry_failed_soon(_sqs, _SOURCE_QUEUE_URL, event, failed, _RETRY_SECONDS, logger)
     return response

@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from domain import idempotency_key, parse_sequenced_order, sequence_update
 from models import InvalidEvent, peek_ids
+from retry_backoff import retry_failed_soon
 
 SERVICE = "order_fifo_consumer"
 logger = Logger(service=SERVICE)
@@ -37,6 +38,11 @@ metrics = Metrics(namespace="EdaSandbox", service=SERVICE)
 # Module scope: created once per execution environment, reused by every invocation.
 # No endpoint_url: boto3 reads AWS_ENDPOINT_URL, which the sandbox sets.
 _sequences_table = boto3.resource("dynamodb").Table(os.environ["SEQUENCES_TABLE"])
+_sqs = boto3.client("sqs")
+# The source queue, for shortening failed records' visibility (retry_backoff.py); unset or
+# FAILED_RECORD_RETRY_SECONDS=0 leaves retries to the queue's visibility timeout.
+_SOURCE_QUEUE_URL = os.environ.get("SOURCE_QUEUE_URL", "")
+_RETRY_SECONDS = int(os.environ.get("FAILED_RECORD_RETRY_SECONDS", "0"))
 _persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
 
 
@@ -128,11 +134,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         event=event, record_handler=_record_handler, processor=_processor, context=context
     )
     logger.remove_keys(["correlation_id", "message_id", "message_group_id"])
+    failed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
     logger.info(
-        "batch processed",
-        extra={
-            "records": len(event.get("Records", [])),
-            "failed": [item["itemIdentifier"] for item in response["batchItemFailures"]],
-        },
+        "batch processed", extra={"records": len(event.get("Records", [])), "failed": failed}
     )
+    retry_failed_soon(_sqs, _SOURCE_QUEUE_URL, event, failed, _RETRY_SECONDS, logger)
     return response

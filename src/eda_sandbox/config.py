@@ -42,7 +42,8 @@ class Settings:
     region: str = "us-east-1"
     endpoint_url: str = "http://127.0.0.1:4566"
     ready_timeout: float = 60.0
-    esm_poll_interval: float = 1.0
+    esm_poll_interval: float = 0.0
+    esm_idle_poll: float = 0.1
     runtimes_override: Path | None = None
     lambda_results: str = "direct"
     zygote: bool = True
@@ -100,6 +101,19 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(name, raw, "is not a number") from e
     if value <= 0:
         raise SettingsError(name, raw, "must be greater than 0")
+    return value
+
+
+def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as e:
+        raise SettingsError(name, raw, "is not a number") from e
+    if value < 0:
+        raise SettingsError(name, raw, "must not be negative")
     return value
 
 
@@ -166,7 +180,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         region=region,
         endpoint_url=_endpoint(env, host, port),
         ready_timeout=_positive_float(env, "EDA_SANDBOX_READY_TIMEOUT", 60.0),
-        esm_poll_interval=_positive_float(env, "EDA_SANDBOX_ESM_POLL_INTERVAL", 1.0),
+        esm_poll_interval=_non_negative_float(env, "EDA_SANDBOX_ESM_POLL_INTERVAL", 0.0),
+        esm_idle_poll=_positive_float(env, "EDA_SANDBOX_ESM_IDLE_POLL", 0.1),
         lambda_results=lambda_results,
         zygote=(env.get("EDA_SANDBOX_ZYGOTE") or "1") != "0",
         runtimes_override=Path(env["EDA_SANDBOX_RUNTIMES_DIR"]).resolve()

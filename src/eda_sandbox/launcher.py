@@ -57,6 +57,9 @@ def localstack_env(settings: Settings) -> dict[str, str]:
             "LAMBDA_RUNTIME_EXECUTOR": "process",
             "LAMBDA_RETRY_BASE_DELAY": env.get("LAMBDA_RETRY_BASE_DELAY", "1"),
             "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": str(settings.esm_poll_interval),
+            "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": str(
+                settings.esm_idle_poll
+            ),
             "LOCALSTACK_VOLUME_DIR": str(state / "volume"),
             "FILESYSTEM_ROOT": str(state / "filesystem"),
             "TMPDIR": str(state / "tmp"),

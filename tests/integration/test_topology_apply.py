@@ -194,11 +194,10 @@ def test_drift_is_repaired(engine: Engine, target: Target) -> None:
         s["Protocol"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     ]
     assert sorted(protocols) == ["lambda", "sqs"]
-    assert (
-        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"][
-            "VisibilityTimeout"
-        ]
-        == "61"
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
+        "Attributes"
+    ]["VisibilityTimeout"] == str(
+        load_topology(TOPOLOGY).topology.queues["EventQueue"].visibility_timeout
     )
     assert engine.apply().changed == 0
 

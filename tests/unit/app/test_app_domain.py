@@ -43,14 +43,20 @@ def test_every_function_has_the_same_models_file(any_function: str) -> None:
     assert (HANDLERS / any_function / "models.py").read_bytes() == reference
 
 
+SQS_CONSUMERS = ("order_consumer", "order_fifo_consumer")
+
+
+def test_every_sqs_consumer_has_the_same_retry_backoff_file() -> None:
+    copies = {(HANDLERS / fn / "retry_backoff.py").read_bytes() for fn in SQS_CONSUMERS}
+    assert len(copies) == 1
+
+
 def test_every_function_folder_is_self_contained(any_function: str) -> None:
     folder = HANDLERS / any_function
-    assert sorted(p.name for p in folder.iterdir() if p.suffix in (".py", ".txt")) == [
-        "app.py",
-        "domain.py",
-        "models.py",
-        "requirements.txt",
-    ]
+    expected = ["app.py", "domain.py", "models.py", "requirements.txt"]
+    if any_function in SQS_CONSUMERS:
+        expected.append("retry_backoff.py")
+    assert sorted(p.name for p in folder.iterdir() if p.suffix in (".py", ".txt")) == expected
     assert (folder / "requirements.txt").read_text().split() == ["aws-lambda-powertools==3.37.0"]
 
 
