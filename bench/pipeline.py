@@ -286,7 +286,7 @@ def summarize(
         "dlq_other": sum(len(v) for k, v in in_dlq.items() if k != spec.dlqs[0]),
         "valid_in_dlq": sum(1 for e in valid if e.in_dlq),
         "dlq_last_s": round(dlq_last - first, 1) if dlq_last else None,
-        "drain_timeout_s": drain,
+        "drain_timeout_s": round(drain, 1),
         "poll_interval_ms": round(poller.interval * 1000),
         # While results were outstanding (the final consistent read included): the load
         # the measurement itself put on the endpoint.
