@@ -8,6 +8,8 @@ BIN      := $(VENV)/bin
 STATE    ?= .sandbox
 SANDBOX  ?= embedded
 PYTEST_ARGS ?=
+# Suites mostly wait on the sandbox, so 4 workers fit 2 cores (bench/RESULTS.md).
+TEST_WORKERS ?= 4
 # The install stamp changes whenever the pinned set or the project metadata change.
 STAMP    := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 RUNTIMES_STAMP := $(STATE)/runtimes/.built-$(shell cat constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
@@ -72,7 +74,7 @@ publish: $(STAMP) ## publish an event: make publish ARGS="order --order-id o1 ..
 	$(BIN)/python -m eda_app publish $(ARGS)
 
 test: install ## every suite; starts the sandbox if none runs (and stops it after)
-	$(BIN)/pytest --sandbox=$(if $(filter docker,$(SANDBOX)),docker,auto) $(PYTEST_ARGS)
+	$(BIN)/pytest --sandbox=$(if $(filter docker,$(SANDBOX)),docker,auto) -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-unit: install ## unit tests only (no sandbox)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
