@@ -213,7 +213,7 @@ class DockerSandbox:
                     + self.logs()
                 )
             seen = launcher.health(probe, timeout=1.0)
-            if seen and all(seen.get(s) in ("running", "available") for s in probe.services):
+            if seen and all(seen.get(s) == "running" for s in probe.services):
                 return
             time.sleep(interval)  # polling the health endpoint, bounded by the deadline
             interval = min(interval * 1.5, 1.0)

@@ -111,7 +111,11 @@ def health(settings: Settings, timeout: float = 1.0) -> dict[str, str] | None:
 def _services_ready(settings: Settings, services: dict[str, str] | None) -> bool:
     if not services:
         return False
-    return all(services.get(s) in ("running", "available") for s in settings.services)
+    # "running", not "available": with EAGER_SERVICE_LOADING a service reports
+    # "available" while it is still being loaded, and a request then can reach it before
+    # its handlers are registered ("no handler for operation 'GetRole' on service 'iam'",
+    # seen on a fresh clone's first start).
+    return all(services.get(s) == "running" for s in settings.services)
 
 
 def status(settings: Settings) -> SandboxStatus:
