@@ -35,6 +35,9 @@ from eda_sandbox.testing.sqs import assert_in_dlq as _assert_in_dlq
 from eda_sandbox.testing.sqs import receive_until as _receive_until
 from eda_sandbox.testing.waits import wait_until as _wait_until
 
+_OWNER = pytest.StashKey[bool]()
+_NOT_RUN = pytest.StashKey["_NotRunTracker"]()
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("eda-sandbox")
@@ -57,28 +60,44 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-_NOT_RUN: list[str] = []
+class _NotRunTracker:
+    """Skipped and deselected tests of one session (a pytester session has its own)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.lines.extend(f"deselected: {item.nodeid}" for item in items)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.skipped:
+            self.lines.append(f"skipped: {report.nodeid}")
 
 
-def pytest_deselected(items: list[pytest.Item]) -> None:
-    _NOT_RUN.extend(f"deselected: {item.nodeid}" for item in items)
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_OWNER] = sandbox_mod.claim_run()
+    tracker = _NotRunTracker()
+    config.stash[_NOT_RUN] = tracker
+    config.pluginmanager.register(tracker)
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.skipped:
-        _NOT_RUN.append(f"skipped: {report.nodeid}")
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(_OWNER, False):
+        os.environ.pop(sandbox_mod.RUN_ID_VARIABLE, None)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if hasattr(session.config, "workerinput"):
+    config = session.config
+    if hasattr(config, "workerinput"):
         return  # only the controller judges the run and stops what it started
-    if session.config.option.sandbox != "aws":
+    if config.option.sandbox != "aws" and config.stash.get(_OWNER, False):
         sandbox_mod.release_all(load_settings())
-    if session.config.option.fail_on_skip and _NOT_RUN:
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    not_run = config.stash[_NOT_RUN].lines
+    if config.option.fail_on_skip and not_run:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(f"--fail-on-skip: {len(_NOT_RUN)} test(s) did not run:", red=True)
-            for line in _NOT_RUN:
+            reporter.write_line(f"--fail-on-skip: {len(not_run)} test(s) did not run:", red=True)
+            for line in not_run:
                 reporter.write_line(f"  {line}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from eda_sandbox.errors import SandboxError, SandboxStartError, TopologyApplyErr
 
 MODES = ("auto", "embedded", "external", "docker", "aws")
 MARKER = "started-by-pytest"
+RUN_ID_VARIABLE = "EDA_SANDBOX_TEST_RUN"
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def acquire(mode: str, settings: Settings) -> Sandbox:
                 "(AWS_ENDPOINT_URL); start it with `make up`"
             )
         launcher.start(settings)
-        (settings.state_dir / MARKER).write_text(str(os.getpid()))
+        (settings.state_dir / MARKER).write_text(os.environ.get(RUN_ID_VARIABLE, ""))
         return Sandbox("embedded", settings.endpoint_url, settings.region, settings)
 
 
@@ -92,13 +94,30 @@ def _docker(settings: Settings) -> Sandbox:
 _DOCKER: list[Any] = []
 
 
+def claim_run() -> bool:
+    """Called by every session at configure time; True for the outermost one only.
+
+    xdist workers inherit the variable from their controller, and a session nested in a
+    test (pytester) sees the outer one's, so only the session that owns the run may stop
+    what the run started.
+    """
+    if os.environ.get(RUN_ID_VARIABLE):
+        return False
+    os.environ[RUN_ID_VARIABLE] = uuid.uuid4().hex
+    return True
+
+
 def release_all(settings: Settings) -> None:
-    """Called once by the controller process at session end."""
+    """Called once, by the session that owns the run, at its end."""
     for container in _DOCKER:
         container.stop()
     _DOCKER.clear()
     marker = settings.state_dir / MARKER
-    if marker.exists():
+    try:
+        started_by = marker.read_text().strip()
+    except OSError:
+        return
+    if started_by and started_by == os.environ.get(RUN_ID_VARIABLE):
         launcher.stop(settings)
         marker.unlink(missing_ok=True)
 
