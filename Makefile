@@ -57,11 +57,18 @@ down:
 	@if [ -x $(BIN)/eda-sandbox ]; then $(BIN)/eda-sandbox down; else echo "nothing to stop"; fi
 endif
 
-status: $(STAMP) ## service states and live Lambda environments
+ifeq ($(SANDBOX),docker)
+status: ## service states (SANDBOX=docker: the compose service)
+	$(COMPOSE) ps sandbox
+logs: ## LocalStack's log (FOLLOW=1 to follow)
+	$(COMPOSE) logs $(if $(FOLLOW),-f,) sandbox
+else
+status: $(STAMP)
 	@$(BIN)/eda-sandbox status
 
-logs: $(STAMP) ## LocalStack's log (FOLLOW=1 to follow)
+logs: $(STAMP)
 	@$(BIN)/eda-sandbox logs $(if $(FOLLOW),-f,)
+endif
 
 bootstrap: $(STAMP) ## apply infra/topology.yaml to the running sandbox (idempotent)
 	@if [ -f infra/topology.yaml ] && [ -d src/eda_sandbox/topology ]; then \
