@@ -91,7 +91,7 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -99,21 +99,10 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError as e:
         raise SettingsError(name, raw, "is not a number") from e
-    if value <= 0:
-        raise SettingsError(name, raw, "must be greater than 0")
-    return value
-
-
-def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as e:
-        raise SettingsError(name, raw, "is not a number") from e
-    if value < 0:
-        raise SettingsError(name, raw, "must not be negative")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise SettingsError(
+            name, raw, "must not be negative" if allow_zero else "must be greater than 0"
+        )
     return value
 
 
@@ -179,9 +168,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         region=region,
         endpoint_url=_endpoint(env, host, port),
-        ready_timeout=_positive_float(env, "EDA_SANDBOX_READY_TIMEOUT", 60.0),
-        esm_poll_interval=_non_negative_float(env, "EDA_SANDBOX_ESM_POLL_INTERVAL", 0.0),
-        esm_idle_poll=_positive_float(env, "EDA_SANDBOX_ESM_IDLE_POLL", 0.1),
+        ready_timeout=_float(env, "EDA_SANDBOX_READY_TIMEOUT", 60.0, allow_zero=False),
+        esm_poll_interval=_float(env, "EDA_SANDBOX_ESM_POLL_INTERVAL", 0.0, allow_zero=True),
+        esm_idle_poll=_float(env, "EDA_SANDBOX_ESM_IDLE_POLL", 0.1, allow_zero=False),
         lambda_results=lambda_results,
         zygote=(env.get("EDA_SANDBOX_ZYGOTE") or "1") != "0",
         runtimes_override=Path(env["EDA_SANDBOX_RUNTIMES_DIR"]).resolve()
