@@ -57,6 +57,18 @@ def test_settings_are_frozen() -> None:
             "AWS_ENDPOINT_URL='localhost:4566': is not an http(s) URL",
         ),
         (
+            {"EDA_SANDBOX_ESM_POLL_INTERVAL": "-0.5"},
+            "EDA_SANDBOX_ESM_POLL_INTERVAL='-0.5': must not be negative",
+        ),
+        (
+            {"EDA_SANDBOX_ESM_IDLE_POLL": "0"},
+            "EDA_SANDBOX_ESM_IDLE_POLL='0': must be greater than 0",
+        ),
+        (
+            {"EDA_SANDBOX_LAMBDA_RESULTS": "sync"},
+            "EDA_SANDBOX_LAMBDA_RESULTS='sync': must be 'direct' or 'callback'",
+        ),
+        (
             {"EDA_SANDBOX_READY_TIMEOUT": "-1"},
             "EDA_SANDBOX_READY_TIMEOUT='-1': must be greater than 0",
         ),
