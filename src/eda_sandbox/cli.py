@@ -68,8 +68,12 @@ def _cmd_status(args: argparse.Namespace) -> int:
         colour = "green" if value in ("running", "available") else "red"
         table.add_row(name, f"[{colour}]{value}[/]")
     Console().print(table if state.services else "no sandbox answers")
-    envs = sorted(settings.envs_dir.glob("*.json")) if settings.envs_dir.is_dir() else []
-    Console().print(f"pid: {state.pid or '-'}   live Lambda environments: {len(envs)}")
+    records = sorted(settings.envs_dir.glob("*.json")) if settings.envs_dir.is_dir() else []
+    envs = [r for r in records if not r.name.startswith("zygote-")]
+    Console().print(
+        f"pid: {state.pid or '-'}   live Lambda environments: {len(envs)}   "
+        f"runtime fork servers: {len(records) - len(envs)}"
+    )
     return 0 if state.running else 1
 
 
