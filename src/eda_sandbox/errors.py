@@ -21,10 +21,6 @@ class SandboxStartError(SandboxError):
     """The emulator did not start or did not become ready in time."""
 
 
-class SandboxNotRunningError(SandboxError):
-    """An operation needs a running sandbox and none answers at the endpoint."""
-
-
 class RuntimeNotSupportedError(SandboxError):
     """A Lambda runtime this executor cannot serve (for example nodejs)."""
 

@@ -17,10 +17,9 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
 from eda_sandbox.config import Settings
-from eda_sandbox.errors import SandboxNotRunningError, SandboxStartError
+from eda_sandbox.errors import SandboxStartError
 
 
 @dataclass(frozen=True)
@@ -259,14 +258,3 @@ def tail(settings: Settings, lines: int = 100) -> str:
     except FileNotFoundError:
         return "(no log yet)"
     return "\n".join(data.splitlines()[-lines:])
-
-
-def require_running(settings: Settings) -> None:
-    if health(settings) is None:
-        raise SandboxNotRunningError(
-            f"no sandbox answers at {settings.endpoint_url}; run `make up` first"
-        )
-
-
-def log_path(settings: Settings) -> Path:
-    return settings.log_file

@@ -68,7 +68,6 @@ def acquire(mode: str, settings: Settings) -> Sandbox:
                     f"--sandbox=embedded, but a sandbox not started here answers at "
                     f"{settings.endpoint_url}; use --sandbox=external or stop it"
                 )
-            launcher.require_running(settings)
             return Sandbox("external", settings.endpoint_url, settings.region, settings)
         if mode == "external":
             raise SandboxStartError(
