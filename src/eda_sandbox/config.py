@@ -28,6 +28,7 @@ DEFAULT_SERVICES: tuple[str, ...] = (
     "dynamodb",
 )
 LOG_LEVELS = ("trace", "debug", "info", "warn", "error")
+GATEWAY_SERVERS = ("eda", "twisted", "hypercorn")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Settings:
     runtimes_override: Path | None = None
     lambda_results: str = "direct"
     zygote: bool = True
+    gateway_server: str = "eda"
 
     @property
     def pid_file(self) -> Path:
@@ -159,6 +161,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "EDA_SANDBOX_LAMBDA_RESULTS", lambda_results, "must be 'direct' or 'callback'"
         )
 
+    # LocalStack's own variable: ``eda`` is our lean server (gateway_server.py); twisted
+    # (LocalStack's default) is still there for HTTP/2 and WebSocket clients.
+    gateway_server = (env.get("GATEWAY_SERVER") or "eda").strip().lower()
+    if gateway_server not in GATEWAY_SERVERS:
+        raise SettingsError(
+            "GATEWAY_SERVER", gateway_server, f"must be one of {', '.join(GATEWAY_SERVERS)}"
+        )
+
     region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1"
     return Settings(
         host=host,
@@ -173,6 +183,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         esm_idle_poll=_float(env, "EDA_SANDBOX_ESM_IDLE_POLL", 0.1, allow_zero=False),
         lambda_results=lambda_results,
         zygote=(env.get("EDA_SANDBOX_ZYGOTE") or "1") != "0",
+        gateway_server=gateway_server,
         runtimes_override=Path(env["EDA_SANDBOX_RUNTIMES_DIR"]).resolve()
         if env.get("EDA_SANDBOX_RUNTIMES_DIR")
         else None,

@@ -41,6 +41,11 @@ def localstack_env(settings: Settings) -> dict[str, str]:
     env.update(
         {
             "GATEWAY_LISTEN": f"{settings.host}:{settings.port}",
+            "GATEWAY_SERVER": settings.gateway_server,
+            # LocalStack's services call each other (SNS -> SQS, pollers -> SQS and
+            # Lambda, Lambda -> Logs) through boto clients; in memory they skip HTTP.
+            # Measured: 8 % less LocalStack CPU per event in a pipeline burst.
+            "IN_MEMORY_CLIENT": env.get("IN_MEMORY_CLIENT") or "1",
             # Resource URLs (queue URLs, subscription endpoints) must not depend on
             # localhost.localstack.cloud resolving: it needs DNS we do not have.
             "LOCALSTACK_HOST": f"127.0.0.1:{settings.port}",

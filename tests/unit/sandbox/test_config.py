@@ -69,6 +69,10 @@ def test_settings_are_frozen() -> None:
             "EDA_SANDBOX_LAMBDA_RESULTS='sync': must be 'direct' or 'callback'",
         ),
         (
+            {"GATEWAY_SERVER": "werkzeug"},
+            "GATEWAY_SERVER='werkzeug': must be one of eda, twisted, hypercorn",
+        ),
+        (
             {"EDA_SANDBOX_READY_TIMEOUT": "-1"},
             "EDA_SANDBOX_READY_TIMEOUT='-1': must be greater than 0",
         ),
@@ -82,3 +86,14 @@ def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None
     with pytest.raises(SettingsError) as info:
         load_settings(env)
     assert str(info.value) == message
+
+
+def test_localstack_runs_our_gateway_server_and_in_memory_clients() -> None:
+    from eda_sandbox.launcher import localstack_env
+
+    env = localstack_env(load_settings({}))
+    assert (env["GATEWAY_SERVER"], env["IN_MEMORY_CLIENT"]) == ("eda", "1")
+    # Both stay the user's choice.
+    chosen = load_settings({"GATEWAY_SERVER": "Twisted"})
+    assert chosen.gateway_server == "twisted"
+    assert localstack_env(chosen)["GATEWAY_SERVER"] == "twisted"
