@@ -9,6 +9,7 @@ milliseconds. Chosen with ``PROVIDER_OVERRIDE_DYNAMODB=moto`` (the launcher sets
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +36,11 @@ def dynamodb_moto() -> Any:
     # Imported lazily: plux builds the plugin index without loading LocalStack's API models.
     from localstack.aws.api.dynamodb import DynamodbApi
     from localstack.services.moto import MotoFallbackDispatcher
+
+    from eda_sandbox import moto_speedups
+
+    if os.environ.get("EDA_SANDBOX_SPEEDUPS", "1") != "0":  # "0" for A/B measurements
+        moto_speedups.apply()
 
     class MotoDynamoDBProvider(DynamodbApi):
         """Every operation falls through to moto (no override raises NotImplementedError)."""

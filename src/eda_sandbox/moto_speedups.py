@@ -1,0 +1,167 @@
+"""Make moto's DynamoDB cheaper per request without changing what it answers.
+
+The sandbox's DynamoDB is moto inside LocalStack's one GIL-bound process, and in a
+pipeline burst it was about a quarter of that process's CPU, most of it ``UpdateItem``
+(py-spy, bench/RESULTS.md). Three costs repeat on every request although their inputs
+do not change:
+
+- ``method_names_from_class`` walks the response class with ``inspect.getmembers`` on
+  every dispatch, to learn which actions exist;
+- ``UpdateExpressionParser.make`` tokenizes and parses the same few expression strings
+  again and again (twice per ``UpdateItem``: once to list the placeholders, once to apply);
+- the validator ``deepcopy``-s the parsed tree before it rewrites it.
+
+Each is replaced by a cached or cheaper equivalent. Errors are unchanged: a string that
+fails to parse raises as before and is not cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import pickle
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+_applied = False
+
+
+def apply() -> None:
+    """Patch moto once per process. Safe to call again."""
+    global _applied
+    if _applied:
+        return
+    _applied = True
+    _cache_action_names()
+    _cache_update_expressions()
+    _memoize_node_types()
+    LOG.debug("eda-sandbox: moto DynamoDB speed-ups applied")
+
+
+def _cache_action_names() -> None:
+    from moto.core import responses, utils
+
+    original = utils.method_names_from_class
+    by_class: dict[type, list[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        # Response classes do not gain or lose methods at run time.
+        names = by_class.get(clazz)
+        if names is None:
+            names = by_class[clazz] = original(clazz)
+        return names
+
+    utils.method_names_from_class = method_names_from_class
+    responses.method_names_from_class = method_names_from_class  # type: ignore[attr-defined]
+
+
+def _cache_update_expressions() -> None:
+    expressions = importlib.import_module("moto.dynamodb.parsing.expressions")
+    validators = importlib.import_module("moto.dynamodb.parsing.validators")
+
+    parser = expressions.UpdateExpressionParser
+    original_make = parser.make.__func__
+
+    @functools.lru_cache(maxsize=1024)
+    def parsed(expression: str) -> bytes:
+        # Pickled, so every caller gets its own tree: the validator rewrites the tree it
+        # is given, and the callers of ``make`` only read theirs.
+        return pickle.dumps(original_make(parser, expression), pickle.HIGHEST_PROTOCOL)
+
+    def make(cls: Any, expression: str) -> Any:
+        return pickle.loads(parsed(expression))  # noqa: S301 - bytes we pickled above
+
+    parser.make = classmethod(make)
+
+    original_init = validators.Validator.__init__
+
+    def init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, _NoCopy(expression), *args, **kwargs)
+
+    validators.Validator.__init__ = init
+    # ``deepcopy`` in the validator meets a _NoCopy and copies by pickling, which is
+    # several times faster for these plain node trees.
+
+
+def _memoize_node_types() -> None:
+    """Type tests in the validator's tree walks, answered once per node class.
+
+    Every ``UpdateItem`` walks its tree about ten times, and each step asks ``isinstance``
+    against abstract base classes, which goes through ``ABCMeta.__instancecheck__``: the
+    largest cost left in ``UpdateItem``. For these classes (nothing is registered as a
+    virtual subclass) the answer depends on the node's class only, so it is computed once
+    per class. Same walk, same order, same results as moto's own methods.
+    """
+    # Imported as plain modules: moto's parsing package has no type information.
+    ast_nodes = importlib.import_module("moto.dynamodb.parsing.ast_nodes")
+
+    node_class = ast_nodes.Node
+    is_node: dict[type, bool] = {}
+    recurse_into = (ast_nodes.Expression, ast_nodes.UpdateExpressionFunction)
+    has_clauses: dict[type, bool] = {}
+    processor_key: dict[tuple[type, type], type | None] = {}
+
+    def key_for(traverser: Any, cls: type) -> type | None:
+        pair = (type(traverser), cls)
+        try:
+            return processor_key[pair]
+        except KeyError:
+            # The first matching key wins, as in moto's ``process``.
+            found = next((k for k in traverser._processing_map() if issubclass(cls, k)), None)
+            processor_key[pair] = found
+            return found
+
+    def process(self: Any, node: Any) -> Any:
+        key = key_for(self, type(node))
+        return None if key is None else self._processing_map()[key](node)
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        cls = type(node)
+        node_like = is_node.get(cls)
+        if node_like is None:
+            node_like = is_node[cls] = issubclass(cls, node_class)
+        if node_like:
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    self.pre_processing_of_child(node, i)
+                    self.traverse_node_recursively(child_node, i)
+            if key_for(self, cls) is not None:
+                node = self.process(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+        return node
+
+    def find_clauses(self: Any, clause_types: Any) -> list[Any]:
+        clauses: list[Any] = []
+        for child in self.children or []:
+            cls = type(child)
+            if cls in clause_types:
+                clauses.append(child)
+                continue
+            recurse = has_clauses.get(cls)
+            if recurse is None:
+                recurse = has_clauses[cls] = issubclass(cls, recurse_into)
+            if recurse:
+                clauses.extend(child.find_clauses(clause_types))
+        return clauses
+
+    traverser = ast_nodes.DepthFirstTraverser
+    traverser.process = process
+    traverser.traverse_node_recursively = traverse_node_recursively
+    node_class.find_clauses = find_clauses
+
+
+class _NoCopy:
+    """Wraps a tree so that the validator's ``deepcopy`` becomes a pickle round trip."""
+
+    __slots__ = ("tree",)
+
+    def __init__(self, tree: Any) -> None:
+        self.tree = tree
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return pickle.loads(pickle.dumps(self.tree, pickle.HIGHEST_PROTOCOL))  # noqa: S301
