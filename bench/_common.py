@@ -243,7 +243,9 @@ class Poller(threading.Thread):
         by_key: dict[str, list[BenchEvent]] = {}
         for e in events:
             by_key.setdefault(e.key, []).append(e)
-        projection = f"{self.spec.key_name}, write_count" + (", seqs" if self.fifo else "")
+        projection = f"{self.spec.key_name}, write_count, written_at" + (
+            ", seqs" if self.fifo else ""
+        )
         for keys in chunks(list(by_key), 100):
             request = {
                 "Keys": [{self.spec.key_name: {"S": k}} for k in keys],
@@ -272,9 +274,27 @@ class Poller(threading.Thread):
         if not written:
             e.checked_at = mid
         elif e.seen_at is None:
-            # Written after the last miss (or the publish) and before this read.
+            stamped = written_at(item, e.seq if self.fifo else None)
+            if stamped is not None:
+                e.seen_at = stamped
+                return
+            # No stamp: written after the last miss (or the publish) and before this read.
             since = e.checked_at if e.checked_at is not None else e.published_at
             e.seen_at = ((since or mid) + mid) / 2
+
+
+def written_at(item: dict[str, Any] | None, seq: int | None) -> float | None:
+    """The handler's write stamp: a number, or for FIFO a list aligned with ``seqs``."""
+    raw = (item or {}).get("written_at")
+    if raw is None:
+        return None
+    if seq is None:
+        return float(raw["N"]) if "N" in raw else None
+    stamps = raw.get("L", [])
+    seqs = seqs_of(item or {})
+    if seq not in seqs or seqs.index(seq) >= len(stamps):
+        return None
+    return float(stamps[seqs.index(seq)]["N"])
 
 
 def seqs_of(item: dict[str, Any]) -> list[int]:

@@ -8,6 +8,7 @@ idempotency in IDEMPOTENCY_TABLE).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -68,7 +69,7 @@ _processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_fail
 
 def _process(work: dict[str, str]) -> dict[str, str]:
     order = parse_order_body(work["body"])
-    _orders_table.update_item(**order_update(order))
+    _orders_table.update_item(**order_update(order, written_at=time.time()))
     logger.info("order stored", extra={"order_id": order.order_id, "event_id": order.event_id})
     metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=1)
     return {"order_id": order.order_id, "event_id": order.event_id}

@@ -22,8 +22,12 @@ def idempotency_key(body: str, message_id: str) -> str:
     return event_id if event_id is not None else message_id
 
 
-def order_update(order: Order) -> dict[str, Any]:
-    """The ORDERS_TABLE write for one accepted order (key order_id)."""
+def order_update(order: Order, written_at: float) -> dict[str, Any]:
+    """The ORDERS_TABLE write for one accepted order (key order_id).
+
+    ``written_at`` (epoch seconds, from the caller's clock) lets a benchmark measure
+    publish-to-result latency exactly instead of polling for the item.
+    """
     return build_update(
         {"order_id": order.order_id},
         {
@@ -33,5 +37,6 @@ def order_update(order: Order) -> dict[str, Any]:
             "amount": order.amount,
             "event_id": order.event_id,
             "correlation_id": order.correlation_id,
+            "written_at": written_at,
         },
     )

@@ -8,6 +8,7 @@ retry), while other groups carry on. Each record is processed at most once per e
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -68,7 +69,7 @@ _processor.raise_on_entire_batch_failure = False
 
 def _process(work: dict[str, str]) -> dict[str, Any]:
     item = parse_sequenced_order(work["body"])
-    _sequences_table.update_item(**sequence_update(item))
+    _sequences_table.update_item(**sequence_update(item, written_at=time.time()))
     logger.info(
         "sequence appended",
         extra={

@@ -8,6 +8,7 @@ most once per event id.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -53,7 +54,7 @@ _idempotency_config = IdempotencyConfig(
 
 def _store(payload: dict[str, Any]) -> dict[str, str]:
     order = Order(**payload)
-    _placed_orders_table.update_item(**placed_order_update(order))
+    _placed_orders_table.update_item(**placed_order_update(order, written_at=time.time()))
     logger.info("order stored", extra={"order_id": order.order_id, "event_id": order.event_id})
     metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=1)
     return {"order_id": order.order_id, "event_id": order.event_id}

@@ -18,8 +18,9 @@ def order_payload(order: Order) -> dict[str, Any]:
     return asdict(order)
 
 
-def placed_order_update(order: Order) -> dict[str, Any]:
-    """The PLACED_ORDERS_TABLE write for one accepted order (key order_id)."""
+def placed_order_update(order: Order, written_at: float) -> dict[str, Any]:
+    """The PLACED_ORDERS_TABLE write for one accepted order (key order_id), stamped with
+    ``written_at`` (epoch seconds) for exact latency measurements."""
     return build_update(
         {"order_id": order.order_id},
         {
@@ -29,5 +30,6 @@ def placed_order_update(order: Order) -> dict[str, Any]:
             "amount": order.amount,
             "event_id": order.event_id,
             "correlation_id": order.correlation_id,
+            "written_at": written_at,
         },
     )

@@ -110,6 +110,7 @@ def test_order_placed_rule_stores_the_order_and_a_listener_sees_it(
     assert event["source"] == "my.application" and event["detail"] == hit, event
 
     item = e2e.wait_for_item("PlacedOrders", {"order_id": hit["order_id"]})
+    assert item.pop("written_at") > 0, item  # the handler's write stamp (epoch seconds)
     expected = {
         "order_id": hit["order_id"],
         "customer_id": hit["customer_id"],

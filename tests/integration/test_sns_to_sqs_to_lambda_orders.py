@@ -23,7 +23,9 @@ def test_a_burst_of_orders_is_processed_exactly_once(
 
     wrong = {}
     for event in events:
-        item = items[event["order_id"]]
+        item = dict(items[event["order_id"]])
+        if not item.pop("written_at", 0) > 0:  # the handler's write stamp (epoch seconds)
+            wrong[event["order_id"]] = {"expected": "a written_at stamp", "seen": item}
         expected = {
             "order_id": event["order_id"],
             "customer_id": event["customer_id"],

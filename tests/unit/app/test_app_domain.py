@@ -204,13 +204,14 @@ def test_sqs_idempotency_key(domain_of: Any, function: str, body: str, expected:
 def test_order_consumer_update(domain_of: Any) -> None:
     fn = domain_of("order_consumer")
     order = fn.domain.parse_order_body(json.dumps(valid_order(amount=2.5)))
-    spec = fn.domain.order_update(order)
+    spec = fn.domain.order_update(order, written_at=1700000000.25)
 
     assert spec["Key"] == {"order_id": "o1"}
     assert spec["UpdateExpression"].endswith(" ADD #write_count :one")
     assert spec["ExpressionAttributeValues"][":amount"] == Decimal("2.5")
     assert spec["ExpressionAttributeValues"][":correlation_id"] == "c-1"
     assert spec["ExpressionAttributeValues"][":event_id"] == "e1"
+    assert spec["ExpressionAttributeValues"][":written_at"] == Decimal("1700000000.25")
 
 
 def test_order_consumer_rejects_non_json_body(domain_of: Any) -> None:
@@ -222,13 +223,17 @@ def test_order_consumer_rejects_non_json_body(domain_of: Any) -> None:
 def test_fifo_sequenced_order_and_update(domain_of: Any) -> None:
     fn = domain_of("order_fifo_consumer")
     item = fn.domain.parse_sequenced_order(json.dumps(valid_order(seq=4)))
-    spec = fn.domain.sequence_update(item)
+    spec = fn.domain.sequence_update(item, written_at=1700000000.5)
 
     assert item.seq == 4
     assert spec["Key"] == {"customer_id": "c1"}
     assert "list_append(if_not_exists(#seqs, :empty), :seq)" in spec["UpdateExpression"]
     assert spec["UpdateExpression"].endswith(" ADD #write_count :one")
     assert spec["ExpressionAttributeValues"][":seq"] == [4]
+    assert spec["ExpressionAttributeValues"][":written_at"] == [Decimal("1700000000.5")]
+    assert (
+        "list_append(if_not_exists(#written_at, :empty), :written_at)" in spec["UpdateExpression"]
+    )
     assert spec["ExpressionAttributeValues"][":correlation_id"] == "c-1"
 
 
@@ -245,7 +250,9 @@ def test_placed_order_update(domain_of: Any) -> None:
 
     assert payload["event_id"] == "e1"
     assert fn.models.Order(**payload) == order
-    assert fn.domain.placed_order_update(order)["Key"] == {"order_id": "o1"}
+    update = fn.domain.placed_order_update(order, written_at=1700000000.0)
+    assert update["Key"] == {"order_id": "o1"}
+    assert update["ExpressionAttributeValues"][":written_at"] == Decimal("1700000000.0")
 
 
 def test_signup_welcome_update(domain_of: Any) -> None:
