@@ -71,3 +71,35 @@ def bind_gateway_to_its_host(*_args: Any) -> None:
             return fn(self, gateway, listen, ssl_creds)
         finally:
             setattr(endpoints, "TCP4ServerEndpoint", original)  # noqa: B010
+
+
+@hooks.on_infra_start()
+def skip_unseen_request_logs(*_args: Any) -> None:
+    """Build LocalStack's per-request log records only when someone can see them.
+
+    LocalStack pins the ``localstack.request`` loggers at INFO whatever LS_LOG says, and
+    its ResponseLogger builds each record's ``extra`` (copies of the request and response
+    headers, the parsed request) before the handlers drop it at WARN: about 7 % of
+    LocalStack's CPU on small requests (py-spy). When no handler would print an INFO
+    record, the call is skipped; with LS_LOG=info or lower nothing changes.
+    """
+    if os.environ.get("EDA_SANDBOX_SPEEDUPS", "1") == "0":
+        return
+    from localstack.aws.handlers.logging import ResponseLogger
+
+    def shown(logger: logging.Logger) -> bool:
+        if not logger.isEnabledFor(logging.INFO):
+            return False
+        current: logging.Logger | None = logger
+        while current is not None:
+            if any(h.level <= logging.INFO for h in current.handlers):
+                return True
+            current = current.parent if current.propagate else None
+        return False
+
+    loggers = ("localstack.request.aws", "localstack.request.http",
+               "localstack.request.internal.aws", "localstack.request.internal.http")  # fmt: skip
+    if any(shown(logging.getLogger(name)) for name in loggers):
+        return
+    ResponseLogger._log = lambda self, context, response: None  # type: ignore[method-assign]
+    LOG.debug("eda-sandbox: request logs below WARN are not built")
