@@ -91,3 +91,31 @@ def _extra_poller(worker: Any, poller: Any, generation: int) -> None:
             LOG.debug("extra poller for %s: %s", worker.uuid, e)
             wait = 2.0
         stop.wait(wait)
+
+
+@hooks.on_infra_start()
+def widen_async_invoker_pool(*_args: Any) -> None:
+    """More threads for asynchronous invokes (EventBridge, SNS -> Lambda, ``Event``).
+
+    LocalStack's async event manager runs each received event synchronously in a pool of
+    ``min(32, cores + 4)`` threads, 6 on a 2-core machine, so at most 6 async invocations
+    of a function run at once however many its reserved concurrency allows. AWS scales
+    async invokes with concurrency; ``EDA_SANDBOX_ASYNC_INVOKERS`` (default 16) sets the
+    pool. Concurrency limits still apply: the Lambda service throttles above them.
+    """
+    if os.environ.get("EDA_SANDBOX_SPEEDUPS", "1") == "0":
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from localstack.services.lambda_.invocation import event_manager
+
+    workers = _int_env("EDA_SANDBOX_ASYNC_INVOKERS", 16)
+    original_init = event_manager.Poller.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        prefix = self.invoker_pool._thread_name_prefix
+        self.invoker_pool.shutdown(wait=False)  # no thread has started yet
+        self.invoker_pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=prefix)
+
+    event_manager.Poller.__init__ = init  # type: ignore[method-assign]
