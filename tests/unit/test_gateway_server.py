@@ -29,7 +29,7 @@ from localstack.config import HostAndPort
 from rolo import Response
 from rolo.gateway import Gateway, HandlerChain, RequestContext
 
-from eda_sandbox import gateway_server
+from eda_sandbox import http_connection
 from eda_sandbox.gateway_server import EdaRuntimeServer
 
 TIMEOUT = 5.0
@@ -254,13 +254,13 @@ def test_head_and_small_body_go_out_in_one_send(
         def __getattr__(self, name: str) -> Any:
             return getattr(self._sock, name)
 
-    original = gateway_server._Connection.serve
+    original = http_connection.Connection.serve
 
-    def serve(self: gateway_server._Connection) -> None:
+    def serve(self: http_connection.Connection) -> None:
         self.sock = cast(socket.socket, CountingSocket(self.sock))
         original(self)
 
-    monkeypatch.setattr(gateway_server._Connection, "serve", serve)
+    monkeypatch.setattr(http_connection.Connection, "serve", serve)
     conn = srv.http()
     got = get_json(conn, "POST", "/small", body=b"tiny")
     conn.close()
@@ -333,7 +333,7 @@ def test_oversized_head_gets_431(srv: Running) -> None:
     """A head past MAX_HEAD is refused rather than buffered without bound."""
     # Exactly one byte over, so the server has read all we sent when it answers.
     filler = b"GET / HTTP/1.1\r\nX-Big: "
-    data = filler + b"a" * (gateway_server.MAX_HEAD + 1 - len(filler))
+    data = filler + b"a" * (http_connection.MAX_HEAD + 1 - len(filler))
     with srv.connect() as sock:
         sock.sendall(data)
         raw = read_until_eof(sock)
