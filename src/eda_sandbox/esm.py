@@ -24,6 +24,8 @@ from typing import Any
 
 from localstack.runtime import hooks
 
+from eda_sandbox import speedups
+
 LOG = logging.getLogger(__name__)
 _EXTRA_IDLE_BACKOFF = 1.0
 
@@ -37,7 +39,7 @@ def _int_env(name: str, default: int) -> int:
 
 @hooks.on_infra_start()
 def tune_event_source_mappings(*_args: Any) -> None:
-    if os.environ.get("EDA_SANDBOX_SPEEDUPS", "1") == "0":  # for A/B measurements
+    if not speedups.enabled():
         return
     from localstack.services.lambda_.event_source_mapping import esm_worker
     from localstack.utils.backoff import ExponentialBackoff
@@ -103,7 +105,7 @@ def widen_async_invoker_pool(*_args: Any) -> None:
     async invokes with concurrency; ``EDA_SANDBOX_ASYNC_INVOKERS`` (default 16) sets the
     pool. Concurrency limits still apply: the Lambda service throttles above them.
     """
-    if os.environ.get("EDA_SANDBOX_SPEEDUPS", "1") == "0":
+    if not speedups.enabled():
         return
     from concurrent.futures import ThreadPoolExecutor
 

@@ -9,7 +9,6 @@ milliseconds. Chosen with ``PROVIDER_OVERRIDE_DYNAMODB=moto`` (the launcher sets
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -37,9 +36,9 @@ def dynamodb_moto() -> Any:
     from localstack.aws.api.dynamodb import DynamodbApi
     from localstack.services.moto import MotoFallbackDispatcher
 
-    from eda_sandbox import moto_speedups
+    from eda_sandbox import moto_speedups, speedups
 
-    if os.environ.get("EDA_SANDBOX_SPEEDUPS", "1") != "0":  # "0" for A/B measurements
+    if speedups.enabled():
         moto_speedups.apply()
 
     class MotoDynamoDBProvider(DynamodbApi):
