@@ -64,3 +64,27 @@ def test_async_invoker_pool_is_widened(monkeypatch: pytest.MonkeyPatch) -> None:
     assert poller.invoker_pool._thread_name_prefix == "lambda-invoker-fn:$LATEST"
     assert poller.invoker_pool.submit(lambda: 42).result(timeout=5) == 42
     poller.invoker_pool.shutdown()
+
+
+class _RecordingSqs:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.meta = "meta"
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        return {"Messages": []}
+
+
+def test_mappings_without_a_batching_window_long_poll() -> None:
+    from eda_sandbox import esm
+
+    client = _RecordingSqs()
+    polling = esm.LongPolling(client)
+    polling.receive_message(QueueUrl="q", WaitTimeSeconds=0, sqs_override_wait_time_seconds=0)
+    polling.receive_message(QueueUrl="q", WaitTimeSeconds=5, sqs_override_wait_time_seconds=5)
+    polling.receive_message(QueueUrl="q", WaitTimeSeconds=20, sqs_override_wait_time_seconds=60)
+
+    assert [c["WaitTimeSeconds"] for c in client.calls] == [esm.LONG_POLL_SECONDS, 5, 20]
+    assert client.calls[0]["QueueUrl"] == "q"
+    assert polling.meta == "meta"  # everything else is the client's own
