@@ -29,6 +29,7 @@ DEFAULT_SERVICES: tuple[str, ...] = (
 )
 LOG_LEVELS = ("trace", "debug", "info", "warn", "error")
 GATEWAY_SERVERS = ("eda", "twisted", "hypercorn")
+DYNAMODB_SERVERS = ("process", "inline")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Settings:
     lambda_results: str = "direct"
     zygote: bool = True
     gateway_server: str = "eda"
+    dynamodb_server: str = "process"
 
     @property
     def pid_file(self) -> Path:
@@ -169,6 +171,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "GATEWAY_SERVER", gateway_server, f"must be one of {', '.join(GATEWAY_SERVERS)}"
         )
 
+    # ``process``: moto's DynamoDB in its own process (dynamodb_server.py), which
+    # functions call directly; ``inline``: inside LocalStack's process.
+    dynamodb_server = (env.get("EDA_SANDBOX_DYNAMODB") or "process").strip().lower()
+    if dynamodb_server not in DYNAMODB_SERVERS:
+        raise SettingsError(
+            "EDA_SANDBOX_DYNAMODB", dynamodb_server, f"must be one of {', '.join(DYNAMODB_SERVERS)}"
+        )
+
     region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1"
     return Settings(
         host=host,
@@ -184,6 +194,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lambda_results=lambda_results,
         zygote=(env.get("EDA_SANDBOX_ZYGOTE") or "1") != "0",
         gateway_server=gateway_server,
+        dynamodb_server=dynamodb_server,
         runtimes_override=Path(env["EDA_SANDBOX_RUNTIMES_DIR"]).resolve()
         if env.get("EDA_SANDBOX_RUNTIMES_DIR")
         else None,

@@ -58,6 +58,7 @@ def localstack_env(settings: Settings) -> dict[str, str]:
             "SKIP_SSL_CERT_DOWNLOAD": "1",
             "DISABLE_EVENTS": "1",
             "PROVIDER_OVERRIDE_DYNAMODB": "moto",
+            "EDA_SANDBOX_DYNAMODB": settings.dynamodb_server,
             "LAMBDA_RUNTIME_EXECUTOR": "process",
             "LAMBDA_RETRY_BASE_DELAY": env.get("LAMBDA_RETRY_BASE_DELAY", "1"),
             "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": str(settings.esm_poll_interval),

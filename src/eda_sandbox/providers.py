@@ -5,15 +5,77 @@ DynamoDB provider downloads DynamoDB Local and a JDK on first use, which an offl
 machine cannot do; moto ships inside ``moto-ext`` (already a LocalStack dependency),
 supports conditional writes, ``UpdateItem`` expressions and TTL settings, and starts in
 milliseconds. Chosen with ``PROVIDER_OVERRIDE_DYNAMODB=moto`` (the launcher sets it).
+
+Where moto runs is ``Settings.dynamodb_server``: ``process`` (default) starts
+``dynamodb_server.py`` as a child process and forwards every request to it, as
+LocalStack's own provider forwards to DynamoDB Local; ``inline`` calls moto inside
+LocalStack's process.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from localstack.services.plugins import Service, aws_provider
+
+from eda_sandbox.config import load_settings
+
+LOG = logging.getLogger(__name__)
+_server: subprocess.Popen[bytes] | None = None
+_server_url: str | None = None
+
+
+def dynamodb_endpoint() -> str | None:
+    """The DynamoDB process's URL while one runs; Lambda functions are pointed at it."""
+    return _server_url
+
+
+def _start_server() -> str:
+    """Start ``dynamodb_server.py`` on a socket bound here, so its port is known and no
+    request can come before it listens (the kernel queues them until it accepts)."""
+    global _server, _server_url
+    settings = load_settings()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    env = dict(
+        os.environ,
+        EDA_DYNAMODB_FD=str(listener.fileno()),
+        EDA_DYNAMODB_PARENT_PID=str(os.getpid()),
+    )
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.state_dir / "dynamodb.log").open("ab") as log:
+        # Same process group as LocalStack: ``eda-sandbox down`` stops both.
+        _server = subprocess.Popen(
+            [sys.executable, "-m", "eda_sandbox.dynamodb_server"],
+            env=env,
+            pass_fds=(listener.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    listener.close()
+    _server_url = url
+    LOG.info("DynamoDB process %s serves %s", _server.pid, url)
+    return url
+
+
+def _stop_server() -> None:
+    global _server, _server_url
+    server, _server, _server_url = _server, None, None
+    if server is not None and server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
 
 # moto applies an UpdateItem attribute by attribute, and LocalStack serves requests on
 # many threads, so a concurrent GetItem could see an item half-updated and two
@@ -39,12 +101,23 @@ def dynamodb_moto() -> Any:
     from eda_sandbox import moto_speedups, speedups
 
     if speedups.enabled():
-        moto_speedups.apply()
+        moto_speedups.apply()  # inline mode; the DynamoDB process applies its own
 
-    class MotoDynamoDBProvider(DynamodbApi):
+    from localstack.aws.forwarder import AwsRequestProxy, ForwardingFallbackDispatcher
+    from localstack.services.plugins import ServiceLifecycleHook
+
+    class MotoDynamoDBProvider(DynamodbApi, ServiceLifecycleHook):
         """Every operation falls through to moto (no override raises NotImplementedError)."""
 
+        def on_before_stop(self) -> None:
+            _stop_server()
+
     def dispatch_table(provider: object) -> dict[str, Any]:
-        return {op: _atomic(h) for op, h in MotoFallbackDispatcher(provider).items()}
+        if load_settings().dynamodb_server == "inline":
+            return {op: _atomic(h) for op, h in MotoFallbackDispatcher(provider).items()}
+        proxy = AwsRequestProxy(_start_server())
+        # The raw request goes on as it came (LocalStack added x-moto-account-id);
+        # the answer is parsed, so errors surface as LocalStack's own exceptions.
+        return ForwardingFallbackDispatcher(provider, lambda context, _req: proxy.forward(context))
 
     return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=dispatch_table)

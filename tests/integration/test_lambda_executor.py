@@ -25,6 +25,10 @@ def handler(event, context):
         os._exit(3)
     if action == "env":
         return {k: os.environ.get(k) for k in event["names"]}
+    if action == "ddb_put":
+        ddb = boto3.client("dynamodb")
+        ddb.put_item(TableName=event["table"], Item={"pk": {"S": event["marker"]}})
+        return {"endpoint": ddb.meta.endpoint_url}
     return {
         "request_id": context.aws_request_id,
         "arn": context.invoked_function_arn,
@@ -145,6 +149,31 @@ def test_environment_variables(aws: AwsClients, lambda_create_function: Any) -> 
     assert env["AWS_REGION"] == aws.region
     assert env["TMPDIR"] and env["TMPDIR"].endswith("/tmp")
     assert env["VIRTUAL_ENV"] is None, "the harness's virtualenv leaked into the function"
+
+
+def test_functions_reach_dynamodb_directly_and_share_its_data(
+    aws: AwsClients, lambda_create_function: Any, correlation_id: str
+) -> None:
+    """A function's DynamoDB client goes to the DynamoDB process, not the gateway, and
+    what it writes is what port 4566 serves."""
+    table = f"exec-{correlation_id}"
+    aws.dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    try:
+        fn = lambda_create_function({"app.py": APP})
+        _, out = invoke(
+            aws, fn["FunctionName"], {"action": "ddb_put", "table": table, "marker": "m1"}
+        )
+        assert out["endpoint"].startswith("http://127.0.0.1:")
+        assert out["endpoint"] != aws.endpoint_url
+        item = aws.dynamodb.get_item(TableName=table, Key={"pk": {"S": "m1"}}, ConsistentRead=True)
+        assert item.get("Item") == {"pk": {"S": "m1"}}
+    finally:
+        aws.dynamodb.delete_table(TableName=table)
 
 
 def test_logs_reach_cloudwatch(

@@ -38,7 +38,7 @@ from localstack.services.lambda_.invocation.executor_endpoint import (
 from localstack.services.lambda_.invocation.lambda_models import InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import RuntimeExecutor
 
-from eda_sandbox import runtimes
+from eda_sandbox import providers, runtimes
 from eda_sandbox.config import load_settings
 from eda_sandbox.errors import RuntimeNotSupportedError
 from eda_sandbox.lambda_executor import zygotes
@@ -146,6 +146,12 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         )
         if not ls_config.LAMBDA_DISABLE_AWS_ENDPOINT_URL:
             env["AWS_ENDPOINT_URL"] = self.settings.endpoint_url
+            # DynamoDB in its own process (providers.py): functions call it directly,
+            # as on AWS, instead of through LocalStack's gateway. A function's own
+            # setting wins.
+            dynamodb = providers.dynamodb_endpoint()
+            if dynamodb and "AWS_ENDPOINT_URL_DYNAMODB" not in env_vars:
+                env["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb
         return env
 
     def _layer_paths(self, rt: runtimes.RuntimeEnv) -> list[str]:

@@ -73,6 +73,10 @@ def test_settings_are_frozen() -> None:
             "GATEWAY_SERVER='werkzeug': must be one of eda, twisted, hypercorn",
         ),
         (
+            {"EDA_SANDBOX_DYNAMODB": "java"},
+            "EDA_SANDBOX_DYNAMODB='java': must be one of process, inline",
+        ),
+        (
             {"EDA_SANDBOX_READY_TIMEOUT": "-1"},
             "EDA_SANDBOX_READY_TIMEOUT='-1': must be greater than 0",
         ),
@@ -97,3 +101,12 @@ def test_localstack_runs_our_gateway_server_and_in_memory_clients() -> None:
     chosen = load_settings({"GATEWAY_SERVER": "Twisted"})
     assert chosen.gateway_server == "twisted"
     assert localstack_env(chosen)["GATEWAY_SERVER"] == "twisted"
+
+
+def test_dynamodb_runs_in_its_own_process_unless_asked_inline() -> None:
+    from eda_sandbox.launcher import localstack_env
+
+    assert localstack_env(load_settings({}))["EDA_SANDBOX_DYNAMODB"] == "process"
+    inline = load_settings({"EDA_SANDBOX_DYNAMODB": " Inline "})
+    assert inline.dynamodb_server == "inline"
+    assert localstack_env(inline)["EDA_SANDBOX_DYNAMODB"] == "inline"
