@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from eda_sandbox.config import load_settings
 from eda_sandbox.testing import AwsClients, wait_for_log, wait_until
 
 APP = """
@@ -154,8 +155,9 @@ def test_environment_variables(aws: AwsClients, lambda_create_function: Any) -> 
 def test_functions_reach_dynamodb_directly_and_share_its_data(
     aws: AwsClients, lambda_create_function: Any, correlation_id: str
 ) -> None:
-    """A function's DynamoDB client goes to the DynamoDB process, not the gateway, and
-    what it writes is what port 4566 serves."""
+    """A function's DynamoDB client goes to the DynamoDB process, not the gateway (with
+    EDA_SANDBOX_DYNAMODB=inline, to the gateway), and what it writes is what port 4566
+    serves."""
     table = f"exec-{correlation_id}"
     aws.dynamodb.create_table(
         TableName=table,
@@ -169,7 +171,10 @@ def test_functions_reach_dynamodb_directly_and_share_its_data(
             aws, fn["FunctionName"], {"action": "ddb_put", "table": table, "marker": "m1"}
         )
         assert out["endpoint"].startswith("http://127.0.0.1:")
-        assert out["endpoint"] != aws.endpoint_url
+        if load_settings().dynamodb_server == "process":
+            assert out["endpoint"] != aws.endpoint_url
+        else:
+            assert out["endpoint"] == aws.endpoint_url
         item = aws.dynamodb.get_item(TableName=table, Key={"pk": {"S": "m1"}}, ConsistentRead=True)
         assert item.get("Item") == {"pk": {"S": "m1"}}
     finally:
