@@ -17,10 +17,12 @@ fails to parse raises as before and is not cached.
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import logging
 import pickle
+from collections import deque
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -37,6 +39,8 @@ def apply() -> None:
     _cache_action_names()
     _cache_update_expressions()
     _memoize_node_types()
+    _cache_condition_lexing()
+    _pickle_copies_of_items()
     LOG.debug("eda-sandbox: moto DynamoDB speed-ups applied")
 
 
@@ -71,7 +75,13 @@ def _cache_update_expressions() -> None:
         return pickle.dumps(original_make(parser, expression), pickle.HIGHEST_PROTOCOL)
 
     def make(cls: Any, expression: str) -> Any:
-        return pickle.loads(parsed(expression))  # noqa: S301 - bytes we pickled above
+        data = parsed(expression)
+        tree = pickle.loads(data)  # noqa: S301 - bytes we pickled above
+        # The validator copies the tree it is given; these bytes are that copy's source
+        # (nobody changes the tree between ``make`` and the validator), so the copy
+        # needs one ``loads`` instead of a ``dumps`` and a ``loads``.
+        tree._eda_pickled = data
+        return tree
 
     parser.make = classmethod(make)
 
@@ -164,4 +174,52 @@ class _NoCopy:
         self.tree = tree
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        return pickle.loads(pickle.dumps(self.tree, pickle.HIGHEST_PROTOCOL))  # noqa: S301
+        data = getattr(self.tree, "_eda_pickled", None)
+        if data is None:
+            data = pickle.dumps(self.tree, pickle.HIGHEST_PROTOCOL)
+        copied = pickle.loads(data)  # noqa: S301 - bytes pickled in this process
+        copied.__dict__.pop("_eda_pickled", None)
+        return copied
+
+
+def _cache_condition_lexing() -> None:
+    """Condition expressions are tokenized with a dozen regular expressions, token by
+    token, on every conditional request, though the same few strings recur (Powertools'
+    idempotency writes send one on every record). Tokens depend on the string only; each
+    call still gets new token tuples and new ``children`` lists, as the parser's later
+    stages may build on them."""
+    comparisons = importlib.import_module("moto.dynamodb.comparisons")
+    parser = comparisons.ConditionExpressionParser
+    original = parser._lex_condition_expression
+    node = parser.Node
+
+    @functools.lru_cache(maxsize=1024)
+    def tokens(expression: str) -> tuple[tuple[Any, Any, Any, Any], ...]:
+        lexer = parser.__new__(parser)
+        lexer.condition_expression = expression
+        return tuple((n.nonterminal, n.kind, n.text, n.value) for n in original(lexer))
+
+    def lex(self: Any) -> Any:
+        return deque(node(a, b, c, d, []) for a, b, c, d in tokens(self.condition_expression))
+
+    parser._lex_condition_expression = lex
+
+
+def _pickle_copies_of_items() -> None:
+    """``UpdateItem`` keeps a ``deepcopy`` of the item it changes (for ``ReturnValues``
+    and rollback); for moto's plain item classes a pickle round trip builds the same
+    copy several times faster. Anything else is still copied by ``deepcopy``."""
+    models = importlib.import_module("moto.dynamodb.models")
+    item_class = importlib.import_module("moto.dynamodb.models.dynamo_type").Item
+
+    class _Copy:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            if type(value) is item_class and memo is None:
+                return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # noqa: S301
+            return copy.deepcopy(value, memo)
+
+    setattr(models, "copy", _Copy())  # noqa: B010 - the module global moto calls

@@ -87,6 +87,46 @@ UPDATES: list[dict[str, Any]] = [
 ]
 
 
+RETURN_VALUES = ("ALL_NEW", "ALL_OLD", "UPDATED_OLD", "UPDATED_NEW", "NONE")
+
+# Conditional writes, as Powertools' idempotency layer sends them, each twice.
+PUTS: list[dict[str, Any]] = [
+    {"ConditionExpression": "attribute_not_exists(id)"},
+    {
+        "ConditionExpression": "attribute_not_exists(id) OR #e < :now",
+        "ExpressionAttributeNames": {"#e": "expiration"},
+        "ExpressionAttributeValues": {":now": {"N": "5"}},
+    },
+    {
+        "ConditionExpression": "attribute_exists(id) AND #s <> :done",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":done": {"S": "COMPLETED"}},
+    },
+    {
+        "ConditionExpression": "(#s IN (:a, :b)) AND NOT begins_with(id, :p)",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":a": {"S": "x"}, ":b": {"S": "y"}, ":p": {"S": "z"}},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    },
+    {"ConditionExpression": "attribute_not_exists(id) OR", "ExpressionAttributeValues": {}},
+]
+
+
+def _puts(client: Any) -> list[Any]:
+    out: list[Any] = []
+    for i, put in enumerate(PUTS * 2):
+        item = {"id": {"S": "put-shared"}, "status": {"S": f"s{i % 3}"}, "expiration": {"N": "1"}}
+        try:
+            out.append(client.put_item(TableName="t", Item=item, ReturnValues="ALL_OLD", **put))
+        except ClientError as e:
+            out.append(["error", e.response["Error"]["Code"], e.response["Error"].get("Message")])
+            out.append(e.response.get("Item"))
+    for r in out:
+        if isinstance(r, dict):
+            r.pop("ResponseMetadata", None)
+    return out
+
+
 def run() -> list[Any]:
     out: list[Any] = []
     with mock_aws():
@@ -102,13 +142,17 @@ def run() -> list[Any]:
                 item_key = f"{key}-{i}" if key == "new-each" else key
                 try:
                     response = client.update_item(
-                        TableName="t", Key={"id": {"S": item_key}}, ReturnValues="ALL_NEW", **update
+                        TableName="t",
+                        Key={"id": {"S": item_key}},
+                        ReturnValues=RETURN_VALUES[i % len(RETURN_VALUES)],
+                        **update,
                     )
                     out.append(response.get("Attributes"))
                 except ClientError as e:
                     out.append(
                         ["error", e.response["Error"]["Code"], e.response["Error"]["Message"]]
                     )
+        out.extend(_puts(client))
         out.append(client.scan(TableName="t")["Items"])
     return out
 
