@@ -33,6 +33,25 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 field names
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+# WSGI environ keys of header names seen before: SDK clients send the same dozen names
+# on every request, and checking and converting each one was a tenth of a small
+# request's cost in the DynamoDB process (py-spy). Only valid names are stored; the
+# size bound keeps a client inventing names from growing it.
+_KEYS: dict[bytes, str] = {}
+_MAX_KEYS = 1024
+
+
+def _environ_key(name: bytes, line: bytes) -> str:
+    if not _TOKEN.fullmatch(name):
+        raise BadRequest(f"bad header line {line[:100]!r}")
+    key = name.decode("latin-1").upper().replace("-", "_")
+    if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        key = "HTTP_" + key
+    if len(_KEYS) < _MAX_KEYS:
+        _KEYS[name] = key
+    return key
+
+
 class BadRequest(ValueError):
     """A request we cannot parse; answered with ``status`` and the connection closed."""
 
@@ -152,13 +171,11 @@ class Connection:
         environ: dict[str, Any] = {}
         for line in lines[1:]:
             name, sep, value = line.partition(b":")
-            if not sep or not _TOKEN.fullmatch(name):
+            if not sep:
                 raise BadRequest(f"bad header line {line[:100]!r}")
+            key = _KEYS.get(name) or _environ_key(name, line)
             value = value.strip()
             raw_headers.append((name, value))
-            key = name.decode("latin-1").upper().replace("-", "_")
-            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                key = "HTTP_" + key
             text = value.decode("latin-1")
             environ[key] = f"{environ[key]},{text}" if key in environ else text
 
