@@ -84,6 +84,9 @@ class DynamoDBApp:
             for name, value in dict(headers).items()
             if name.lower() not in ("content-length", "status")
         ]
+        if not any(name.lower() == "content-type" for name, _ in response_headers):
+            # DynamoDB labels its answers; moto leaves that to its HTTP server.
+            response_headers.append(("Content-Type", "application/x-amz-json-1.0"))
         response_headers.append(("Content-Length", str(len(payload))))
         start_response(f"{status} {_reason(int(status))}", response_headers)
         return [payload]

@@ -72,6 +72,13 @@ def test_items_round_trip_and_updates_apply(endpoint: str) -> None:
     assert item == {"pk": {"S": "a"}, "n": {"N": "2"}, "s": {"S": "x"}}
 
 
+def test_answers_carry_dynamodbs_content_type(endpoint: str) -> None:
+    ddb = _client(endpoint)
+    headers = ddb.list_tables()["ResponseMetadata"]["HTTPHeaders"]
+    assert headers["content-type"] == "application/x-amz-json-1.0"
+    assert "x-amzn-requestid" in headers
+
+
 def test_errors_keep_dynamodb_codes(endpoint: str) -> None:
     ddb = _client(endpoint)
     table = _table(ddb)
