@@ -51,6 +51,8 @@ class Settings:
     zygote: bool = True
     gateway_server: str = "eda"
     dynamodb_server: str = "process"
+    esm_pollers: int = 4
+    async_invokers: int = 16
 
     @property
     def pid_file(self) -> Path:
@@ -107,6 +109,19 @@ def _float(env: Mapping[str, str], name: str, default: float, *, allow_zero: boo
         raise SettingsError(
             name, raw, "must not be negative" if allow_zero else "must be greater than 0"
         )
+    return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as e:
+        raise SettingsError(name, raw, "is not a whole number") from e
+    if value < 1:
+        raise SettingsError(name, raw, "must be 1 or more")
     return value
 
 
@@ -195,6 +210,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         zygote=(env.get("EDA_SANDBOX_ZYGOTE") or "1") != "0",
         gateway_server=gateway_server,
         dynamodb_server=dynamodb_server,
+        esm_pollers=_count(env, "EDA_SANDBOX_ESM_POLLERS", 4),
+        async_invokers=_count(env, "EDA_SANDBOX_ASYNC_INVOKERS", 16),
         runtimes_override=Path(env["EDA_SANDBOX_RUNTIMES_DIR"]).resolve()
         if env.get("EDA_SANDBOX_RUNTIMES_DIR")
         else None,

@@ -25,7 +25,6 @@ scale with the backlog. Two measured changes close the gap (bench/RESULTS.md):
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -33,17 +32,11 @@ from typing import Any
 from localstack.runtime import hooks
 
 from eda_sandbox import speedups
+from eda_sandbox.config import load_settings
 
 LOG = logging.getLogger(__name__)
 _EXTRA_IDLE_BACKOFF = 1.0
 LONG_POLL_SECONDS = 1
-
-
-def _int_env(name: str, default: int) -> int:
-    try:
-        return max(1, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
 
 
 @hooks.on_infra_start()
@@ -63,7 +56,8 @@ def tune_event_source_mappings(*_args: Any) -> None:
 
     setattr(esm_worker, "ExponentialBackoff", backoff)  # noqa: B010 - a module global
 
-    pollers = _int_env("EDA_SANDBOX_ESM_POLLERS", 4)
+    # Validated by the launcher (Settings), which passes it on to LocalStack.
+    pollers = load_settings().esm_pollers
 
     @patch(esm_worker.EsmWorker.start)
     def start(fn: Any, self: Any) -> None:
@@ -234,7 +228,7 @@ def widen_async_invoker_pool(*_args: Any) -> None:
         return
     from localstack.services.lambda_.invocation import event_manager
 
-    workers = _int_env("EDA_SANDBOX_ASYNC_INVOKERS", 16)
+    workers = load_settings().async_invokers
     original_init = event_manager.Poller.__init__
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:

@@ -73,6 +73,14 @@ def test_settings_are_frozen() -> None:
             "GATEWAY_SERVER='werkzeug': must be one of eda, twisted, hypercorn",
         ),
         (
+            {"EDA_SANDBOX_ESM_POLLERS": "0"},
+            "EDA_SANDBOX_ESM_POLLERS='0': must be 1 or more",
+        ),
+        (
+            {"EDA_SANDBOX_ASYNC_INVOKERS": "many"},
+            "EDA_SANDBOX_ASYNC_INVOKERS='many': is not a whole number",
+        ),
+        (
             {"EDA_SANDBOX_DYNAMODB": "java"},
             "EDA_SANDBOX_DYNAMODB='java': must be one of process, inline",
         ),
@@ -110,3 +118,15 @@ def test_dynamodb_runs_in_its_own_process_unless_asked_inline() -> None:
     inline = load_settings({"EDA_SANDBOX_DYNAMODB": " Inline "})
     assert inline.dynamodb_server == "inline"
     assert localstack_env(inline)["EDA_SANDBOX_DYNAMODB"] == "inline"
+
+
+def test_poller_and_invoker_counts_reach_localstack() -> None:
+    from eda_sandbox.launcher import localstack_env
+
+    defaults = localstack_env(load_settings({}))
+    assert (defaults["EDA_SANDBOX_ESM_POLLERS"], defaults["EDA_SANDBOX_ASYNC_INVOKERS"]) == (
+        "4",
+        "16",
+    )
+    chosen = load_settings({"EDA_SANDBOX_ESM_POLLERS": "2", "EDA_SANDBOX_ASYNC_INVOKERS": "8"})
+    assert (chosen.esm_pollers, chosen.async_invokers) == (2, 8)
