@@ -16,7 +16,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from eda_sandbox.testing import AwsClients, wait_until
-from eda_sandbox.testing.logs import recent_lines
+from eda_sandbox.testing.logs import log_events, recent_lines
 
 _DESERIALIZE = TypeDeserializer().deserialize
 
@@ -161,15 +161,8 @@ class E2E:
     # -- CloudWatch Logs -----------------------------------------------------------------
     def log_records(self, function: str, text: str) -> list[dict[str, Any]]:
         """The function's JSON (Powertools) log records whose line contains ``text``."""
-        logs = self.aws.client("logs")
-        try:
-            events = logs.filter_log_events(
-                logGroupName=f"/aws/lambda/{self.function(function)}",
-                filterPattern=f'"{text}"',
-                limit=10_000,
-            ).get("events", [])
-        except logs.exceptions.ResourceNotFoundException:
-            return []
+        group = f"/aws/lambda/{self.function(function)}"
+        events = log_events(self.aws.client("logs"), group, f'"{text}"')
         records = []
         for event in events:
             line = event["message"]

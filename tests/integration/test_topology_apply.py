@@ -165,7 +165,6 @@ def test_second_apply_changes_nothing(engine: Engine) -> None:
     again = engine.apply()
     assert [(c.resource.kind, c.resource.name, c.details) for c in again.changes if c.details] == []
     assert again.changed == 0
-    assert again.seconds < 2.0  # the benchmark measures the real figure
 
 
 def test_drift_is_repaired(engine: Engine, target: Target) -> None:
