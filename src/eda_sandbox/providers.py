@@ -66,6 +66,32 @@ def _start_server() -> str:
     return url
 
 
+def _forwarder(proxy: Any) -> Any:  # a LocalStack ServiceRequestHandler
+    """Forward a request to the DynamoDB process; if it cannot be reached, answer with
+    an error that says why and where its log is, not a bare connection error."""
+    import requests
+    from localstack.aws.api import CommonServiceException
+
+    def forward(context: Any, _request: Any) -> Any:
+        try:
+            # The raw request goes on as it came (LocalStack added x-moto-account-id);
+            # the answer is parsed, so errors surface as LocalStack's own exceptions.
+            return proxy.forward(context)
+        except requests.exceptions.ConnectionError as e:
+            server = _server
+            code = server.poll() if server is not None else None
+            state = f"exited with status {code}" if code is not None else "is not answering"
+            log = load_settings().state_dir / "dynamodb.log"
+            raise CommonServiceException(
+                "InternalFailure",
+                f"the sandbox's DynamoDB process {state} ({log}); its tables are gone "
+                "with it: restart the sandbox (make down && make up)",
+                status_code=500,
+            ) from e
+
+    return forward
+
+
 def _stop_server() -> None:
     global _server, _server_url
     server, _server, _server_url = _server, None, None
@@ -116,8 +142,6 @@ def dynamodb_moto() -> Any:
         if load_settings().dynamodb_server == "inline":
             return {op: _atomic(h) for op, h in MotoFallbackDispatcher(provider).items()}
         proxy = AwsRequestProxy(_start_server())
-        # The raw request goes on as it came (LocalStack added x-moto-account-id);
-        # the answer is parsed, so errors surface as LocalStack's own exceptions.
-        return ForwardingFallbackDispatcher(provider, lambda context, _req: proxy.forward(context))
+        return ForwardingFallbackDispatcher(provider, _forwarder(proxy))
 
     return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=dispatch_table)

@@ -168,3 +168,30 @@ def test_the_process_exits_when_its_parent_is_gone() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_dead_dynamodb_process_is_reported_with_its_log(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import requests
+    from localstack.aws.api import CommonServiceException
+
+    from eda_sandbox import providers
+
+    class Dead:
+        def poll(self) -> int:
+            return -9
+
+    class Refusing:
+        def forward(self, _context: Any) -> Any:
+            raise requests.exceptions.ConnectionError("connection refused")
+
+    monkeypatch.setenv("EDA_SANDBOX_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(providers, "_server", Dead())
+    with pytest.raises(CommonServiceException) as failed:
+        providers._forwarder(Refusing())(object(), None)
+
+    assert failed.value.code == "InternalFailure"
+    assert failed.value.status_code == 500
+    assert "exited with status -9" in failed.value.message
+    assert str(tmp_path / "dynamodb.log") in failed.value.message
