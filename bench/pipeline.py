@@ -48,7 +48,6 @@ from typing import Any
 from _common import (
     BenchEvent,
     PathSpec,
-    Poller,
     PublishStats,
     Unit,
     client,
@@ -56,12 +55,12 @@ from _common import (
     pct,
     publish,
     render,
-    seqs_of,
     session,
     sweep_dlq,
     topology,
     wait_mappings,
 )
+from _poller import Poller, seqs_of
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
