@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import http
+import importlib
 import logging
 import os
 import socket
@@ -145,7 +146,11 @@ def main() -> None:
     parent = int(os.environ.get("EDA_DYNAMODB_PARENT_PID", "0"))
     if parent:
         threading.Thread(target=_exit_with, args=(parent, stop), daemon=True).start()
-    serve(listener, DynamoDBApp(), stop)
+    app = DynamoDBApp()
+    if speedups.enabled():
+        importlib.import_module("moto.dynamodb.models")  # loaded now, so frozen below
+        speedups.keep_full_collections_short()
+    serve(listener, app, stop)
 
 
 if __name__ == "__main__":

@@ -176,3 +176,46 @@ def test_a_single_batch_is_invoked_on_the_polling_thread() -> None:
     esm._invoke_groups_concurrently(_Worker(), poller)
     poller.poll_events()
     assert poller.threads == {threading.current_thread().name}
+
+
+_GC_SCRIPT = """
+import gc, time, weakref
+from eda_sandbox import speedups
+speedups._SWEEP_SECONDS = 1.0
+speedups.keep_full_collections_short()
+
+class Node:
+    pass
+
+def until(condition):
+    deadline = time.monotonic() + 10
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+# Survivors of a full collection are frozen out of the next ones.
+kept = [Node() for _ in range(1000)]
+before = gc.get_freeze_count()
+gc.collect()
+print("frozen", until(lambda: gc.get_freeze_count() >= before + 1000))
+
+# A cycle alive at that moment and dropped later is still collected by the sweep.
+a, b = Node(), Node()
+a.other, b.other = b, a
+gone = weakref.ref(a)
+gc.collect()
+until(lambda: gc.get_freeze_count() > 0)
+del a, b
+print("swept", until(lambda: gc.collect() is not None and gone() is None))
+"""
+
+
+def test_full_collections_freeze_survivors_and_a_sweep_frees_old_cycles() -> None:
+    import subprocess
+    import sys
+
+    # A fresh interpreter: freezing changes the whole process's collector.
+    out = subprocess.run(
+        [sys.executable, "-c", _GC_SCRIPT], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.split("\n")
+    assert out[:2] == ["frozen True", "swept True"]
