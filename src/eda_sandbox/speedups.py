@@ -114,6 +114,8 @@ def skip_unseen_request_logs(*_args: Any) -> None:
 
 
 _SWEEP_SECONDS = 600.0
+_FORCE_SWEEP_SECONDS = 3600.0
+_QUIET_CPU_SHARE = 0.05
 
 
 def keep_full_collections_short() -> None:
@@ -128,8 +130,10 @@ def keep_full_collections_short() -> None:
 
     Right after a full collection only live objects remain, and ``gc.freeze()`` moves
     them out of later collections (they are still freed when nothing refers to them).
-    Cyclic garbage that was alive at that moment would be kept, so every
-    ``_SWEEP_SECONDS`` a thread unfreezes everything and runs one full collection.
+    Cyclic garbage that was alive at that moment would be kept, so once every
+    ``_SWEEP_SECONDS`` everything is unfrozen and collected in one full pass. That pass
+    is as long as the old full collections, so it waits for a quiet second (under 5 %
+    CPU) and only forces its way after ``_FORCE_SWEEP_SECONDS`` of constant load.
     """
     survived = threading.Event()
 
@@ -138,16 +142,21 @@ def keep_full_collections_short() -> None:
             survived.set()  # freezing inside the collector's callback is avoided
 
     def freezer() -> None:
-        swept = time.monotonic()
+        swept = tick = time.monotonic()
+        cpu = time.process_time()
         while True:
-            survived.wait(timeout=_SWEEP_SECONDS)
-            survived.clear()
-            if time.monotonic() - swept >= _SWEEP_SECONDS:
+            if survived.wait(timeout=1.0):
+                survived.clear()
+                gc.freeze()
+            now, used = time.monotonic(), time.process_time()
+            quiet = used - cpu < _QUIET_CPU_SHARE * max(now - tick, 0.001)
+            tick, cpu = now, used
+            if now - swept >= _SWEEP_SECONDS and (quiet or now - swept >= _FORCE_SWEEP_SECONDS):
                 gc.unfreeze()
                 gc.collect()
-                swept = time.monotonic()
-                survived.clear()  # that collection's own callback
-            gc.freeze()
+                gc.freeze()
+                survived.clear()  # that pass's own callback
+                swept, tick, cpu = time.monotonic(), time.monotonic(), time.process_time()
 
     gc.collect()
     gc.freeze()

@@ -207,6 +207,16 @@ gc.collect()
 until(lambda: gc.get_freeze_count() > 0)
 del a, b
 print("swept", until(lambda: gc.collect() is not None and gone() is None))
+
+# The sweep's long pass waits while the process is busy.
+sweeps = []
+unfreeze = gc.unfreeze
+gc.unfreeze = lambda: (sweeps.append(time.monotonic()), unfreeze())
+busy_until = time.monotonic() + 2.5
+while time.monotonic() < busy_until:
+    sum(range(1000))
+print("postponed", sweeps == [])
+print("then swept", until(lambda: sweeps != []))
 """
 
 
@@ -218,4 +228,4 @@ def test_full_collections_freeze_survivors_and_a_sweep_frees_old_cycles() -> Non
     out = subprocess.run(
         [sys.executable, "-c", _GC_SCRIPT], capture_output=True, text=True, timeout=60, check=True
     ).stdout.split("\n")
-    assert out[:2] == ["frozen True", "swept True"]
+    assert out[:4] == ["frozen True", "swept True", "postponed True", "then swept True"]
