@@ -76,6 +76,18 @@ def load_avg() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+def cpu_probe_ms() -> float:
+    """Milliseconds for a fixed pure-Python loop, best of three. The load average does
+    not show a host that gives this machine less CPU; this does (bench/RESULTS.md:
+    the same loop took 0.35-0.63 s on one idle afternoon), so each run reports it."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        sum(range(2_000_000))
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 1)
+
+
 @dataclass
 class BenchEvent:
     """One event of a run and what became of it (times are time.time() seconds)."""

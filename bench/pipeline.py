@@ -51,6 +51,7 @@ from _common import (
     PublishStats,
     Unit,
     client,
+    cpu_probe_ms,
     load_avg,
     pct,
     publish,
@@ -356,6 +357,7 @@ def bench(args: argparse.Namespace) -> int:
     console = Console(width=None if sys.stdout.isatty() else 150)
     err = Console(stderr=True)
     rows = []
+    probe = cpu_probe_ms()
     with topology(args.own_resources, args.outputs, endpoint, region) as out:
         if args.own_resources:
             wait_mappings(client(sess, "lambda", endpoint), out)
@@ -375,7 +377,8 @@ def bench(args: argparse.Namespace) -> int:
     console.print(
         render(
             rows,
-            f"pipeline {args.mode} ({what}) against {endpoint}, {time.strftime('%Y-%m-%d %H:%M')}",
+            f"pipeline {args.mode} ({what}) against {endpoint}, "
+            f"{time.strftime('%Y-%m-%d %H:%M')}, CPU probe {probe} ms",
         )
     )
     if args.json:
@@ -386,6 +389,7 @@ def bench(args: argparse.Namespace) -> int:
             "own_resources": args.own_resources,
             "poison": args.poison,
             "threads": args.threads,
+            "cpu_probe_ms": probe,
             "runs": rows,
         }
         print(json.dumps(line))
