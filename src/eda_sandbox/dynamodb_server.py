@@ -37,6 +37,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
+from localstack.utils.aws.request_context import extract_access_key_id_from_auth_header
+from moto.core.exceptions import RESTError
+from werkzeug.wrappers import Request
+
 from eda_sandbox.http_connection import Connection
 
 LOG = logging.getLogger(__name__)
@@ -64,9 +68,6 @@ class DynamoDBApp:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        from moto.core.exceptions import RESTError
-        from werkzeug.wrappers import Request
-
         if "HTTP_X_MOTO_ACCOUNT_ID" not in environ:
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = account_of(environ.get("HTTP_AUTHORIZATION", ""))
         request = Request(environ)
@@ -95,8 +96,6 @@ class DynamoDBApp:
 
 def account_of(authorization: str) -> str:
     """The account LocalStack would give a request with this ``Authorization`` header."""
-    from localstack.utils.aws.request_context import extract_access_key_id_from_auth_header
-
     return _account_of_key(extract_access_key_id_from_auth_header({"Authorization": authorization}))
 
 

@@ -177,9 +177,9 @@ class _NoCopy:
         data = getattr(self.tree, "_eda_pickled", None)
         if data is None:
             data = pickle.dumps(self.tree, pickle.HIGHEST_PROTOCOL)
-        copied = pickle.loads(data)  # noqa: S301 - bytes pickled in this process
-        copied.__dict__.pop("_eda_pickled", None)
-        return copied
+        # The cached bytes were pickled before ``make`` added the attribute, so the
+        # copy never carries it.
+        return pickle.loads(data)  # noqa: S301 - bytes pickled in this process
 
 
 def _cache_condition_lexing() -> None:

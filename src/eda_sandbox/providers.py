@@ -122,14 +122,8 @@ def _atomic(handler: Callable[..., Any]) -> Callable[..., Any]:
 def dynamodb_moto() -> Any:
     # Imported lazily: plux builds the plugin index without loading LocalStack's API models.
     from localstack.aws.api.dynamodb import DynamodbApi
-    from localstack.services.moto import MotoFallbackDispatcher
-
-    from eda_sandbox import moto_speedups, speedups
-
-    if speedups.enabled():
-        moto_speedups.apply()  # inline mode; the DynamoDB process applies its own
-
     from localstack.aws.forwarder import AwsRequestProxy, ForwardingFallbackDispatcher
+    from localstack.services.moto import MotoFallbackDispatcher
     from localstack.services.plugins import ServiceLifecycleHook
 
     class MotoDynamoDBProvider(DynamodbApi, ServiceLifecycleHook):
@@ -140,6 +134,10 @@ def dynamodb_moto() -> Any:
 
     def dispatch_table(provider: object) -> dict[str, Any]:
         if load_settings().dynamodb_server == "inline":
+            from eda_sandbox import moto_speedups, speedups
+
+            if speedups.enabled():
+                moto_speedups.apply()  # the DynamoDB process applies its own
             return {op: _atomic(h) for op, h in MotoFallbackDispatcher(provider).items()}
         proxy = AwsRequestProxy(_start_server())
         return ForwardingFallbackDispatcher(provider, _forwarder(proxy))
