@@ -181,6 +181,8 @@ def test_a_single_batch_is_invoked_on_the_polling_thread() -> None:
 _GC_SCRIPT = """
 import gc, time, weakref
 from eda_sandbox import speedups
+from eda_sandbox.errors import WaitTimeoutError
+from eda_sandbox.testing import wait_until
 speedups._SWEEP_SECONDS = 1.0
 speedups.keep_full_collections_short()
 
@@ -188,10 +190,10 @@ class Node:
     pass
 
 def until(condition):
-    deadline = time.monotonic() + 10
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return condition()
+    try:
+        return bool(wait_until(condition, timeout=10, interval=0.05))
+    except WaitTimeoutError:
+        return False
 
 # Survivors of a full collection are frozen out of the next ones.
 kept = [Node() for _ in range(1000)]
