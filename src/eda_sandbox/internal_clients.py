@@ -86,7 +86,9 @@ def cheaper_internal_clients(*_args: Any) -> None:
 
     original = InternalClientFactory._get_client_post_hook
 
+    from eda_sandbox import direct_calls
+
     def post_hook(self: Any, client: Any) -> Any:
-        return skip_signatures(original(self, client))
+        return direct_calls.install(skip_signatures(original(self, client)))
 
     InternalClientFactory._get_client_post_hook = post_hook  # type: ignore[method-assign]
