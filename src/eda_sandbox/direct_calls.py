@@ -45,6 +45,8 @@ from botocore.validate import validate_parameters
 LOG = logging.getLogger(__name__)
 
 # (service, operation) pairs routed directly: the per-event calls whose answers are plain.
+# Only operations whose provider works from the parsed request: a provider that forwards
+# the raw request to moto (``call_moto``, e.g. CloudWatch Logs) needs the wire format.
 DIRECT_OPERATIONS: dict[str, frozenset[str]] = {"sqs": frozenset({"SendMessage"})}
 
 

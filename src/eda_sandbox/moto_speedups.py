@@ -36,7 +36,7 @@ def apply() -> None:
     if _applied:
         return
     _applied = True
-    _cache_action_names()
+    cache_action_names()
     _cache_update_expressions()
     _memoize_node_types()
     _cache_condition_lexing()
@@ -44,7 +44,17 @@ def apply() -> None:
     LOG.debug("eda-sandbox: moto DynamoDB speed-ups applied")
 
 
-def _cache_action_names() -> None:
+_names_cached = False
+
+
+def cache_action_names() -> None:
+    """For every moto service, not only DynamoDB: LocalStack hands CloudWatch Logs, STS,
+    IAM and others to moto, and each dispatch walked the response class with
+    ``inspect.getmembers`` (a tenth of a ``PutLogEvents`` in LocalStack, py-spy)."""
+    global _names_cached
+    if _names_cached:
+        return
+    _names_cached = True
     from moto.core import responses, utils
 
     original = utils.method_names_from_class

@@ -168,3 +168,11 @@ def keep_full_collections_short() -> None:
 def short_full_collections(*_args: Any) -> None:
     if enabled():
         keep_full_collections_short()
+
+
+@hooks.on_infra_start()
+def cache_moto_action_names(*_args: Any) -> None:
+    if enabled():
+        from eda_sandbox import moto_speedups
+
+        moto_speedups.cache_action_names()

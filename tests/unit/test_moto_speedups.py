@@ -42,3 +42,19 @@ def test_cached_update_expressions_are_fresh_trees() -> None:
     # values into the next.
     assert first is not second
     assert pickle.dumps(first) == pickle.dumps(second)
+
+
+def test_action_names_are_cached_per_class_with_the_same_answer() -> None:
+    from moto.core import responses, utils
+    from moto.logs.responses import LogsResponse
+
+    from eda_sandbox import moto_speedups
+
+    plain = utils.method_names_from_class(LogsResponse)
+    moto_speedups.cache_action_names()
+    moto_speedups.cache_action_names()  # idempotent: one wrapper, not a chain
+    cached = responses.method_names_from_class  # type: ignore[attr-defined]
+
+    assert cached(LogsResponse) == plain
+    assert cached(LogsResponse) is cached(LogsResponse)
+    assert utils.method_names_from_class is cached
