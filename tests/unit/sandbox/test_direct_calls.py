@@ -10,6 +10,7 @@ whole runtime).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +29,8 @@ from localstack.aws.connect import _handler_create_request_parameters, _handler_
 from localstack.aws.skeleton import Skeleton
 from localstack.aws.spec import load_service
 from localstack.http import Response
+from localstack.services.logs.provider import LogsProvider
+from localstack.services.moto import MotoFallbackDispatcher
 from localstack.services.sqs.provider import SqsProvider
 
 from eda_sandbox import direct_calls
@@ -62,6 +65,7 @@ def _wire_client(service: str, skeleton: Skeleton) -> Any:
         response = Response()
         for handler in (
             handlers.add_internal_request_params,
+            handlers.parse_service_name,
             handlers.add_region_from_header,
             handlers.add_account_id,
             handlers.parse_trace_context,
@@ -438,6 +442,38 @@ def test_lambda_retries_keep_their_request_id_and_trace() -> None:
     # The client's agent; botocore appends per-request feature ids on the wire.
     assert wire.request.user_agent.string.startswith(direct.request.user_agent.string)
     assert direct.request.user_agent.string.startswith("Boto3/")
+
+
+def test_log_uploads_reach_moto_as_on_the_wire() -> None:
+    # LocalStack's Logs provider hands the request itself to moto: the direct call must
+    # carry the serialized body, the account and the region (eu-west-1 here).
+    # As LocalStack builds the service: what the provider lacks falls through to moto.
+    skeleton = Skeleton(load_service("logs"), MotoFallbackDispatcher(LogsProvider()))
+    client = _wire_client("logs", skeleton)
+    group = f"/aws/lambda/f-{uuid.uuid4().hex[:8]}"
+    client.create_log_group(logGroupName=group)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now + i, "message": f"line {i}"} for i in range(3)]
+    answers, stored = [], []
+    for stream, put in (("wire", client.put_log_events), ("direct", None)):
+        put = put or _direct(client, skeleton, "PutLogEvents")
+        client.create_log_stream(logGroupName=group, logStreamName=stream)
+        answer = put(logGroupName=group, logStreamName=stream, logEvents=events)
+        answer.pop("ResponseMetadata")
+        answers.append(answer)
+        got = client.get_log_events(logGroupName=group, logStreamName=stream)["events"]
+        stored.append([(e["timestamp"], e["message"]) for e in got])
+
+    assert answers[0] == answers[1]
+    assert stored[0] == stored[1] == [(e["timestamp"], e["message"]) for e in events]
+    with pytest.raises(ClientError) as on_wire:
+        client.put_log_events(logGroupName=group, logStreamName="missing", logEvents=events)
+    with pytest.raises(ClientError) as direct:
+        _direct(client, skeleton, "PutLogEvents")(
+            logGroupName=group, logStreamName="missing", logEvents=events
+        )
+    assert type(direct.value) is type(on_wire.value)
+    assert direct.value.response["Error"] == on_wire.value.response["Error"]
 
 
 def test_install_routes_only_the_listed_operations() -> None:
