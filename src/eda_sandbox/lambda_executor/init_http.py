@@ -73,6 +73,13 @@ class Callback:
                         raise
 
 
+class _Headers(dict[str, str]):
+    """Request headers by lower-case name; ``get`` takes any case, as email's did."""
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+
 def make_handler(init: InitLike) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -83,6 +90,46 @@ def make_handler(init: InitLike) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: object) -> None:
             pass
+
+        def parse_request(self) -> bool:
+            """The request line and headers, without the email package.
+
+            Why: ``http.server`` parses headers with ``email``, which was most of this
+            process's CPU per invocation (py-spy: every invocation is three requests,
+            ``/invoke``, ``next`` and ``response``). The peers are LocalStack and the
+            runtime interface client; what they send is plain HTTP/1.1.
+            """
+            # Read by handle_one_request, which calls this (typeshed omits the attribute).
+            raw_line: bytes = self.raw_requestline  # type: ignore[attr-defined]
+            line = str(raw_line, "latin-1").rstrip("\r\n")
+            self.requestline = line
+            parts = line.split()
+            if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+                self.request_version = "HTTP/1.1"
+                self.send_error(400, f"Bad request line {line[:100]!r}")
+                return False
+            self.command, self.path, self.request_version = parts
+            headers = _Headers()
+            while True:
+                raw = self.rfile.readline(65537)
+                if raw in (b"\r\n", b"\n", b""):
+                    break
+                if len(raw) > 65536 or len(headers) >= 100:
+                    self.send_error(431)
+                    return False
+                name, sep, value = str(raw, "latin-1").partition(":")
+                if not sep:
+                    self.send_error(400, f"Bad header line {raw[:100]!r}")
+                    return False
+                headers[name.strip().lower()] = value.strip()
+            self.headers = headers  # type: ignore[assignment]
+            connection = (headers.get("connection") or "").lower()
+            old = self.request_version == "HTTP/1.0"
+            self.close_connection = connection == "close" or (old and connection != "keep-alive")
+            if (headers.get("expect") or "").lower() == "100-continue" and not old:
+                # As http.server does: curl waits for this before a larger body.
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            return True
 
         def reply(
             self, status: int, body: bytes = b"", headers: dict[str, str] | None = None

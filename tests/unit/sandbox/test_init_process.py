@@ -262,3 +262,36 @@ def test_a_function_shipping_boto3_is_not_forked(tmp_path: Path) -> None:
     (layer / "botocore-1.0.dist-info").mkdir(parents=True)
     assert shadowed_names(str(modules), [str(code), str(layer)]) == {"boto3", "botocore"}
     assert shadowed_names(str(modules), [str(tmp_path / "missing")]) == set()
+
+
+def _exchange(port: int, data: bytes) -> bytes:
+    """Send raw bytes; read until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("results_mode", ["direct"])
+def test_requests_are_parsed_as_http_1_1(environment: tuple[FakeLocalStack, int]) -> None:
+    fake, port = environment
+    assert fake.next() == ("/_localstack_lambda/env1/status/env1/ready", b"{}")
+    body = json.dumps({"invoke-id": "h-1", "payload": json.dumps({"a": 1})}).encode()
+    # Header names in any case, a 100-continue wait (curl's, for larger bodies), and a
+    # close after the answer.
+    answer = _exchange(
+        port,
+        b"POST /invoke HTTP/1.1\r\nHost: x\r\ncontent-LENGTH: %d\r\n"
+        b"Expect: 100-continue\r\nConnection: close\r\n\r\n%s" % (len(body), body),
+    )
+    interim, _, final = answer.partition(b"\r\n\r\n")
+    assert interim == b"HTTP/1.1 100 Continue"
+    assert final.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert final.endswith(b'{"echo": {"a": 1}, "id": "h-1"}')
+
+    bad = _exchange(port, b"NONSENSE\r\n\r\n")
+    assert bad.startswith(b"HTTP/1.1 400 ")
+    no_colon = _exchange(port, b"GET /x HTTP/1.1\r\nno colon here\r\n\r\n")
+    assert no_colon.startswith(b"HTTP/1.1 400 ")
