@@ -53,6 +53,7 @@ class Settings:
     dynamodb_server: str = "process"
     esm_pollers: int = 4
     async_invokers: int = 16
+    lambda_starts: int = 2
 
     @property
     def pid_file(self) -> Path:
@@ -212,6 +213,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dynamodb_server=dynamodb_server,
         esm_pollers=_count(env, "EDA_SANDBOX_ESM_POLLERS", 4),
         async_invokers=_count(env, "EDA_SANDBOX_ASYNC_INVOKERS", 16),
+        # One start per core at a time: a start is CPU-bound (an interpreter importing).
+        lambda_starts=_count(env, "EDA_SANDBOX_LAMBDA_STARTS", max(2, os.cpu_count() or 2)),
         runtimes_override=Path(env["EDA_SANDBOX_RUNTIMES_DIR"]).resolve()
         if env.get("EDA_SANDBOX_RUNTIMES_DIR")
         else None,

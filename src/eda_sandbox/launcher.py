@@ -61,6 +61,7 @@ def localstack_env(settings: Settings) -> dict[str, str]:
             "EDA_SANDBOX_DYNAMODB": settings.dynamodb_server,
             "EDA_SANDBOX_ESM_POLLERS": str(settings.esm_pollers),
             "EDA_SANDBOX_ASYNC_INVOKERS": str(settings.async_invokers),
+            "EDA_SANDBOX_LAMBDA_STARTS": str(settings.lambda_starts),
             "LAMBDA_RUNTIME_EXECUTOR": "process",
             "LAMBDA_RETRY_BASE_DELAY": env.get("LAMBDA_RETRY_BASE_DELAY", "1"),
             "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": str(settings.esm_poll_interval),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,18 @@ def test_poller_and_invoker_counts_reach_localstack() -> None:
     )
     chosen = load_settings({"EDA_SANDBOX_ESM_POLLERS": "2", "EDA_SANDBOX_ASYNC_INVOKERS": "8"})
     assert (chosen.esm_pollers, chosen.async_invokers) == (2, 8)
+
+
+def test_lambda_starts_default_to_the_cores_and_reach_localstack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from eda_sandbox.launcher import localstack_env
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert load_settings({}).lambda_starts == 8
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert load_settings({}).lambda_starts == 2  # never fewer than two at once
+    chosen = load_settings({"EDA_SANDBOX_LAMBDA_STARTS": "3"})
+    assert localstack_env(chosen)["EDA_SANDBOX_LAMBDA_STARTS"] == "3"
+    with pytest.raises(SettingsError, match="EDA_SANDBOX_LAMBDA_STARTS='0': must be 1 or more"):
+        load_settings({"EDA_SANDBOX_LAMBDA_STARTS": "0"})
