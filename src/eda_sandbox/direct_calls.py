@@ -45,7 +45,7 @@ from botocore.model import OperationModel, Shape
 from botocore.response import StreamingBody
 from botocore.validate import validate_parameters
 
-from eda_sandbox.internal_clients import PLACEHOLDER_SIGNATURE
+from eda_sandbox.internal_clients import placeholder_authorization
 
 LOG = logging.getLogger(__name__)
 
@@ -247,7 +247,12 @@ class DirectOperation:
             **headers,
             # What signing and the chain would add: the credential scope (moto reads the
             # region from it) and the account for moto.
-            "Authorization": _authorization(credentials.access_key, region, self.signing_name),
+            "Authorization": placeholder_authorization(
+                credentials.access_key,
+                time.strftime("%Y%m%d", time.gmtime()),
+                region,
+                self.signing_name,
+            ),
             "x-moto-account-id": account,
         }
         if self.with_body:
@@ -351,13 +356,3 @@ def _status_member(shape: Shape | None) -> str | None:
         if member.serialization.get("location") == "statusCode":
             return str(name)
     return None
-
-
-def _authorization(access_key: str, region: str, service: str) -> str:
-    """SigV4's ``Authorization`` header with a placeholder signature: what LocalStack and
-    moto read from it (access key, region) without the hashing nobody verifies."""
-    day = time.strftime("%Y%m%d", time.gmtime())
-    return (
-        f"AWS4-HMAC-SHA256 Credential={access_key}/{day}/{region}/{service}/aws4_request, "
-        f"SignedHeaders=host;x-amz-date, Signature={PLACEHOLDER_SIGNATURE}"
-    )

@@ -31,6 +31,15 @@ SERVICES = frozenset({"sqs", "sns", "lambda", "logs", "events", "dynamodb", "sts
 PLACEHOLDER_SIGNATURE = "0" * 64
 
 
+def placeholder_authorization(access_key: str, day: str, region: str, service: str) -> str:
+    """SigV4's ``Authorization`` header with a placeholder where the signature would be:
+    what LocalStack and moto read from it (access key, region), without the hashing."""
+    return (
+        f"AWS4-HMAC-SHA256 Credential={access_key}/{day}/{region}/{service}/aws4_request, "
+        f"SignedHeaders=host;x-amz-date, Signature={PLACEHOLDER_SIGNATURE}"
+    )
+
+
 class HeaderOnlySigV4:
     """SigV4's headers, with a placeholder where the signature would be."""
 
@@ -49,10 +58,8 @@ class HeaderOnlySigV4:
         headers["X-Amz-Date"] = stamp
         if self.credentials.token:
             headers["X-Amz-Security-Token"] = self.credentials.token
-        scope = f"{stamp[:8]}/{self.region_name}/{self.service_name}/aws4_request"
-        headers["Authorization"] = (
-            f"AWS4-HMAC-SHA256 Credential={self.credentials.access_key}/{scope}, "
-            f"SignedHeaders=host;x-amz-date, Signature={PLACEHOLDER_SIGNATURE}"
+        headers["Authorization"] = placeholder_authorization(
+            self.credentials.access_key, stamp[:8], self.region_name, self.service_name
         )
 
 
