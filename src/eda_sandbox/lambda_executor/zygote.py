@@ -9,9 +9,10 @@ environment, working directory, ``sys.path`` (task root and layers first), its o
 group, stdout/stderr into the init's pipe, and a fresh random seed.
 
 Fidelity guard: modules imported here would shadow a function's own copy, so the init
-falls back to a plain ``exec`` when the task root or a layer ships any top-level name
-listed in its modules file. ``awslambdaric.bootstrap`` is not preloaded because it
-reads ``AWS_LAMBDA_LOG_FORMAT``/``_LEVEL`` at import time.
+falls back to a plain ``exec`` when the task root or a layer ships a different copy of
+any top-level module listed in its modules file (an identical copy is harmless).
+``awslambdaric.bootstrap`` is not preloaded because it reads ``AWS_LAMBDA_LOG_FORMAT``/
+``_LEVEL`` at import time.
 
 Protocol (unix stream socket): the init sends one JSON line ``{"argv", "cwd", "env",
 "path"}`` with its pipe's write end attached (SCM_RIGHTS); the server answers
@@ -30,6 +31,7 @@ import select
 import signal
 import socket
 import sys
+from typing import Any
 
 PRELOAD = (
     "boto3",
@@ -49,12 +51,37 @@ PRELOAD = (
 BASE_PATH = list(sys.path)
 
 
-def preload() -> list[str]:
+def preload() -> dict[str, object]:
+    """Import the preloads; name every non-standard top-level module now imported, with a
+    fingerprint of its code (``zygote_client.fingerprint``) for the init to compare."""
     import importlib
 
     for name in PRELOAD:
         importlib.import_module(name)
-    return sorted({m.split(".")[0] for m in sys.modules} - set(sys.stdlib_module_names))
+    names = sorted({m.split(".")[0] for m in sys.modules} - set(sys.stdlib_module_names))
+    fingerprint = _sibling("zygote_client").fingerprint
+    prints: dict[str, str | None] = {}
+    for name in names:
+        module = sys.modules.get(name)
+        location = getattr(module, "__file__", None)
+        if location and os.path.basename(location).startswith("__init__."):
+            location = os.path.dirname(location)
+        prints[name] = fingerprint(location) if location else None
+    return {"names": names, "fingerprints": prints}
+
+
+def _sibling(name: str) -> Any:
+    """A module next to this file, loaded without touching ``sys.path`` or ``sys.modules``:
+    whatever is in them is what every forked runtime inherits."""
+    import importlib.util
+
+    location = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_eda_{name}", location)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {location}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def become_runtime(request: dict[str, object], out_fd: int) -> None:
@@ -101,7 +128,7 @@ def become_runtime(request: dict[str, object], out_fd: int) -> None:
 
 
 def serve(path: str, modules_file: str, parent: int) -> None:
-    names = preload()
+    preloaded = preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if os.path.exists(path):
         os.unlink(path)
@@ -110,7 +137,7 @@ def serve(path: str, modules_file: str, parent: int) -> None:
     os.umask(old_mask)
     listener.listen(64)
     with open(modules_file + ".tmp", "w") as f:
-        json.dump(names, f)
+        json.dump(preloaded, f)
     os.replace(modules_file + ".tmp", modules_file)  # also says "ready"
     children: dict[int, socket.socket] = {}
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import select
@@ -17,21 +18,66 @@ class ZygoteUnavailableError(OSError):
     """No fork server answered; the init starts the runtime the plain way."""
 
 
-def shadowed_names(modules_file: str, search_path: list[str]) -> set[str]:
-    """Preloaded modules that the function's own code or layers also ship."""
+# Copies bigger than this are not compared byte for byte (botocore is ~80 MB): shipping
+# one counts as shadowing, as before.
+MAX_COMPARED_BYTES = 5 << 20
+
+
+def fingerprint(location: str) -> str | None:
+    """A digest of a module's code (a package folder or a single file), ``None`` when it is
+    too big to compare. Byte-compiled caches are left out: they follow from the sources."""
+    if os.path.isdir(location):
+        files = []
+        for root, dirs, names in os.walk(location):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            files += [os.path.join(root, n) for n in sorted(names) if not n.endswith(".pyc")]
+    else:
+        files = [location]
     try:
-        preloaded = set(json.loads(Path(modules_file).read_text()))
+        if sum(os.path.getsize(f) for f in files) > MAX_COMPARED_BYTES:
+            return None
+        digest = hashlib.sha256()
+        for f in files:
+            digest.update(os.path.relpath(f, location).encode() + b"\0")
+            with open(f, "rb") as fh:
+                digest.update(fh.read())
+            digest.update(b"\0")
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def shadowed_names(modules_file: str, search_path: list[str]) -> set[str]:
+    """Preloaded modules whose code the function or a layer ships in another version.
+
+    A forked runtime has them imported already, so it would use the runtime's copy where
+    a plain start imports the function's. An identical copy (same files, same bytes; the
+    reference functions ship the runtime's own jmespath with Powertools) changes nothing,
+    and neither does a ``.dist-info`` folder alone: metadata is looked up along
+    ``sys.path``, which is the same either way.
+    """
+    try:
+        preloaded = json.loads(Path(modules_file).read_text())
     except (OSError, ValueError) as e:
         raise ZygoteUnavailableError(f"zygote not ready ({modules_file}): {e}") from e
-    shipped: set[str] = set()
+    prints: dict[str, str | None] = preloaded.get("fingerprints", {})
+    names = set(preloaded.get("names", []))
+    shadowed: set[str] = set()
     for folder in search_path:
         try:
             entries = os.listdir(folder)
         except OSError:
             continue
         for entry in entries:
-            shipped.add(entry.split(".", 1)[0].split("-", 1)[0])
-    return preloaded & shipped
+            if entry.endswith((".dist-info", ".egg-info")) or entry == "__pycache__":
+                continue
+            name = entry.split(".", 1)[0]
+            if name not in names or name in shadowed:
+                continue
+            known = prints.get(name)
+            if known is None or fingerprint(os.path.join(folder, entry)) != known:
+                shadowed.add(name)
+    return shadowed
 
 
 class ForkedRuntime:

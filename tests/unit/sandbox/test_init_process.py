@@ -250,18 +250,88 @@ def test_direct_mode_answers_on_the_invoke_connection(
     assert fake.calls.empty(), "direct mode must not call back for results"
 
 
-def test_a_function_shipping_boto3_is_not_forked(tmp_path: Path) -> None:
-    from eda_sandbox.lambda_executor.zygote_client import shadowed_names
+def test_a_function_shipping_another_copy_of_a_preloaded_module_is_not_forked(
+    tmp_path: Path,
+) -> None:
+    from eda_sandbox.lambda_executor.zygote_client import fingerprint, shadowed_names
 
+    runtime = tmp_path / "runtime"
+    for name, source in (("jmespath", "VERSION = 1"), ("six", "X = 1")):
+        (runtime / name).mkdir(parents=True)
+        (runtime / name / "__init__.py").write_text(source)
     modules = tmp_path / "modules.json"
-    modules.write_text(json.dumps(["boto3", "botocore", "awslambdaric"]))
+    modules.write_text(
+        json.dumps(
+            {
+                "names": ["jmespath", "six", "botocore", "awslambdaric"],
+                "fingerprints": {
+                    "jmespath": fingerprint(str(runtime / "jmespath")),
+                    "six": fingerprint(str(runtime / "six")),
+                    "botocore": None,  # too big to compare
+                },
+            }
+        )
+    )
     code = tmp_path / "code"
-    (code / "boto3").mkdir(parents=True)
+    (code / "jmespath" / "__pycache__").mkdir(parents=True)
+    (code / "jmespath" / "__init__.py").write_text("VERSION = 1")  # the same copy
+    (code / "jmespath" / "__pycache__" / "x.pyc").write_bytes(b"compiled")
+    (code / "six").mkdir()
+    (code / "six" / "__init__.py").write_text("X = 2")  # another version
     (code / "app.py").write_text("")
     layer = tmp_path / "layer"
-    (layer / "botocore-1.0.dist-info").mkdir(parents=True)
-    assert shadowed_names(str(modules), [str(code), str(layer)]) == {"boto3", "botocore"}
+    (layer / "botocore-1.0.dist-info").mkdir(parents=True)  # metadata only
+    (layer / "awslambdaric.py").write_text("")  # no fingerprint known
+
+    assert shadowed_names(str(modules), [str(code), str(layer)]) == {"six", "awslambdaric"}
+    (layer / "botocore").mkdir()
+    assert "botocore" in shadowed_names(str(modules), [str(layer)])
     assert shadowed_names(str(modules), [str(tmp_path / "missing")]) == set()
+
+
+def test_the_zygote_lists_what_it_preloaded_with_fingerprints(
+    tmp_path: Path, runtime_python: Path
+) -> None:
+    from eda_sandbox.lambda_executor import zygote
+    from eda_sandbox.lambda_executor.zygote_client import shadowed_names
+
+    out = subprocess.run(
+        [
+            str(runtime_python),
+            "-I",
+            "-c",
+            f"import runpy, json; m = runpy.run_path({zygote.__file__!r}); "
+            "print(json.dumps(m['preload']()))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    listed = json.loads(out.stdout)
+    assert {"boto3", "botocore", "jmespath"} <= set(listed["names"])
+    assert listed["fingerprints"]["jmespath"]  # small enough to compare
+    assert listed["fingerprints"]["botocore"] is None  # too big
+    assert not any(n.startswith("_eda_") or n == "zygote_client" for n in listed["names"])
+    # The runtime's own copies, shipped again, are no reason to skip the fork.
+    modules = tmp_path / "modules.json"
+    modules.write_text(json.dumps(listed))
+    site = subprocess.run(
+        [
+            str(runtime_python),
+            "-I",
+            "-c",
+            "import jmespath, os; print(os.path.dirname(os.path.dirname(jmespath.__file__)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.strip()
+    shadowed = shadowed_names(str(modules), [site])
+    assert "jmespath" not in shadowed
+    assert "boto3" not in shadowed
+    assert "botocore" in shadowed  # too big to compare, so any copy counts
 
 
 def _exchange(port: int, data: bytes) -> bytes:
