@@ -77,6 +77,46 @@ UPDATES: list[dict[str, Any]] = [
         "ExpressionAttributeValues": {":s": {"S": "x"}},
     },
     {"UpdateExpression": "SET a = :v, a = :v", "ExpressionAttributeValues": {":v": {"S": "x"}}},
+    # The same expression passes with one set of names and overlaps with another.
+    {
+        "UpdateExpression": "SET #x = :v, #y = :v",
+        "ExpressionAttributeNames": {"#x": "a", "#y": "b"},
+        "ExpressionAttributeValues": {":v": {"S": "x"}},
+    },
+    {
+        "UpdateExpression": "SET #x = :v, #y = :v",
+        "ExpressionAttributeNames": {"#x": "a", "#y": "a"},
+        "ExpressionAttributeValues": {":v": {"S": "x"}},
+    },
+    {"UpdateExpression": "SET a = :v SET b = :v", "ExpressionAttributeValues": {":v": {"S": "x"}}},
+    {
+        "UpdateExpression": "ADD n :one ADD m :one",
+        "ExpressionAttributeValues": {":one": {"N": "1"}},
+    },
+    {
+        "UpdateExpression": "SET #e = :e, #c = :c, #k = :k, #q = :q, #w = :w ADD #n :one",
+        "ExpressionAttributeNames": {
+            "#e": "event_id",
+            "#c": "customer",
+            "#k": "sku",
+            "#q": "quantity",
+            "#w": "written",
+            "#n": "write_count",
+        },
+        "ExpressionAttributeValues": {
+            ":e": {"S": "e-1"},
+            ":c": {"S": "c-1"},
+            ":k": {"S": "SKU"},
+            ":q": {"N": "2"},
+            ":w": {"N": "1.5"},
+            ":one": {"N": "1"},
+        },
+    },
+    {
+        "UpdateExpression": "SET #x = :v, #y = :v",
+        "ExpressionAttributeNames": {"#x": "id", "#y": "b"},
+        "ExpressionAttributeValues": {":v": {"S": "x"}},
+    },
     {"UpdateExpression": "SET a = :v REMOVE", "ExpressionAttributeValues": {":v": {"S": "x"}}},
     {
         "UpdateExpression": "SET #s = :s",
