@@ -241,20 +241,25 @@ MAX_REMEMBERED_STRUCTURES = 4096
 
 
 def _remember_structure_checks() -> None:
-    """``UpdateItem``'s first two validators, run once per expression and names.
+    """``UpdateItem``'s first three validators, run once per expression, names and key.
 
-    ``ActionCountValidator`` (one SET, one ADD...) and ``OverlappingPathsValidator`` (no
-    path twice) run first, on the freshly copied tree, and read nothing but the tree and
-    ``ExpressionAttributeNames``. Each visits every update node and searches that node's
-    whole subtree, so a SET of n attributes costs n squared steps: for the reference
-    handlers' nine-attribute SET they were a third of ``UpdateItem`` (cProfile). A tree
-    and names that passed once pass again, so that is remembered; a failure is never
+    ``ActionCountValidator`` (one SET, one ADD...), ``OverlappingPathsValidator`` (no path
+    twice) and ``UpdateHashRangeKeyValidator`` (no key attribute updated) run first, on
+    the freshly copied tree, and read nothing but the tree, ``ExpressionAttributeNames``
+    and the table's key attributes. The first two visit every update node and search that
+    node's whole subtree, so a SET of n attributes costs n squared steps: for the reference
+    handlers' nine-attribute SET they were a third of ``UpdateItem`` (cProfile). A tree,
+    names and key that passed once pass again, so that is remembered; a failure is never
     remembered, so every failing request raises exactly as before, and the other
-    validators (values, the item, types, keys) still run on every request.
+    validators (values, the item, types) still run on every request.
     """
     validators = importlib.import_module("moto.dynamodb.parsing.validators")
-    structural = (validators.ActionCountValidator, validators.OverlappingPathsValidator)
-    passed: set[tuple[bytes, tuple[tuple[str, str], ...]]] = set()
+    structural = (
+        validators.ActionCountValidator,
+        validators.OverlappingPathsValidator,
+        validators.UpdateHashRangeKeyValidator,
+    )
+    passed: set[tuple[Any, ...]] = set()
     validator = validators.UpdateExpressionValidator
     original_init = validator.__init__
 
@@ -265,20 +270,21 @@ def _remember_structure_checks() -> None:
         # The parse cache's bytes name the tree exactly (``_cache_update_expressions``).
         tree = getattr(expression, "_eda_pickled", None)
         names = tuple(sorted((expression_attribute_names or {}).items()))
-        self._eda_structure = (tree, names) if tree is not None else None
+        keys = tuple(self.table.table_key_attrs)
+        self._eda_structure = (tree, names, keys) if tree is not None else None
 
     def validate(self: Any) -> Any:
         node, processors = self.node_to_validate, list(self.processors)
         key = getattr(self, "_eda_structure", None)
-        checks = [p for p in processors[:2] if type(p) in structural]
-        if key is not None and len(checks) == 2:
+        checks = [p for p, kind in zip(processors, structural, strict=False) if type(p) is kind]
+        if key is not None and len(checks) == len(structural):
             if key not in passed:
                 for check in checks:
                     node = check.traverse(node)
                 if len(passed) >= MAX_REMEMBERED_STRUCTURES:
                     passed.clear()
                 passed.add(key)
-            processors = processors[2:]
+            processors = processors[len(structural) :]
         for processor in processors:
             node = processor.traverse(node)
         return node

@@ -112,6 +112,12 @@ UPDATES: list[dict[str, Any]] = [
             ":one": {"N": "1"},
         },
     },
+    # The same expression passes, then names the key attribute.
+    {
+        "UpdateExpression": "SET #x = :v, #y = :v",
+        "ExpressionAttributeNames": {"#x": "c", "#y": "b"},
+        "ExpressionAttributeValues": {":v": {"S": "x"}},
+    },
     {
         "UpdateExpression": "SET #x = :v, #y = :v",
         "ExpressionAttributeNames": {"#x": "id", "#y": "b"},
