@@ -73,7 +73,16 @@ _CONTENT_TYPES = {"json": "application/x-amz-json-1.0", "rest-json": "applicatio
 
 
 def install(client: Any) -> Any:
-    """Route ``client``'s direct operations to their providers; other calls stay as they are."""
+    """Route ``client``'s direct operations to their providers; other calls stay as they are.
+
+    Only a client of this LocalStack (its internal endpoint, as LocalStack's in-memory
+    short circuit checks too); a client pointed anywhere else keeps going there.
+    """
+    from localstack.aws.connect import get_service_endpoint
+
+    internal = get_service_endpoint()
+    if not internal or (client.meta.endpoint_url or "").rstrip("/") != internal.rstrip("/"):
+        return client
     service = client.meta.service_model.service_name
     for operation in DIRECT_OPERATIONS.get(service, ()):
         method = _method_name(client, operation)

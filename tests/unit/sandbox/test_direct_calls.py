@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 from localstack.aws.api import CommonServiceException
 from localstack.aws.api.lambda_ import InvocationResponse, LambdaApi
+from localstack.aws.connect import get_service_endpoint
 from localstack.aws.skeleton import Skeleton
 from localstack.aws.spec import load_service
 from localstack.services.logs.provider import LogsProvider
@@ -218,7 +219,7 @@ def test_install_routes_only_the_listed_operations() -> None:
     session = boto3.session.Session()
     kwargs: dict[str, Any] = {
         "region_name": "eu-west-1",
-        "endpoint_url": "http://127.0.0.1:1",
+        "endpoint_url": get_service_endpoint(),
         "aws_access_key_id": "k",
         "aws_secret_access_key": "s",
     }
@@ -233,3 +234,8 @@ def test_install_routes_only_the_listed_operations() -> None:
     assert not isinstance(sqs.send_message_batch, direct_calls.DirectOperation)
     assert not isinstance(lam.get_function, direct_calls.DirectOperation)
     assert not isinstance(sns.publish, direct_calls.DirectOperation)
+    # A client of another endpoint (DynamoDB Local, a real AWS region) is left alone.
+    elsewhere = direct_calls.install(
+        session.client("sqs", **(kwargs | {"endpoint_url": "http://127.0.0.1:1"}))
+    )
+    assert not isinstance(elsewhere.send_message, direct_calls.DirectOperation)
