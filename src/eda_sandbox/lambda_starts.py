@@ -8,8 +8,9 @@ for seconds, and a steady 50 events/s run that started cold had a p95 of 5.4-5.9
 (bench/RESULTS.md). Each start costs a core for about 0.15 s; started side by side,
 all of them take as long as all of them together.
 
-What changes: at most ``EDA_SANDBOX_LAMBDA_STARTS`` environments (default: the number of
-cores, at least 2) start at once. An invocation that finds no idle environment waits for
+What changes: at most ``EDA_SANDBOX_LAMBDA_STARTS`` environments of one function version
+(default: the number of cores, at least 2) start at once; other functions are not held
+back by its starts. An invocation that finds no idle environment waits for
 either a start slot or an environment that became idle meanwhile, whichever comes
 first, and then goes through LocalStack's own assignment as before (which takes the idle
 one if it is still idle, else starts one). AWS also scales a function's environments at
@@ -54,14 +55,25 @@ def cap_environment_starts(*_args: Any) -> None:
     from localstack.services.lambda_.invocation.execution_environment import RuntimeStatus
     from localstack.services.lambda_.invocation.lambda_models import InitializationType
 
-    slots = threading.Semaphore(load_settings().lambda_starts)
+    limit = load_settings().lambda_starts
+    # Per function version: one function's slow initialization (a big model, a long
+    # import) must not hold back another function's first invocations.
+    slots: dict[str, threading.Semaphore] = {}
+    slots_lock = threading.Lock()
     original = AssignmentService.get_environment
+
+    def slots_of(version_manager_id: str) -> threading.Semaphore:
+        with slots_lock:
+            if version_manager_id not in slots:
+                slots[version_manager_id] = threading.Semaphore(limit)
+            return slots[version_manager_id]
 
     @contextlib.contextmanager
     def get_environment(
         self: Any, version_manager_id: str, function_version: Any, provisioning_type: Any
     ) -> Iterator[Any]:
         held = False
+        starts = slots_of(version_manager_id)
         if provisioning_type == InitializationType.on_demand:
 
             def idle() -> bool:
@@ -71,13 +83,13 @@ def cap_environment_starts(*_args: Any) -> None:
                     for env in list(self.environments[version_manager_id].values())
                 )
 
-            held = wait_for_environment_or_slot(slots, idle)
+            held = wait_for_environment_or_slot(starts, idle)
         manager = original(self, version_manager_id, function_version, provisioning_type)
         try:
             environment = manager.__enter__()
         finally:
             if held:
-                slots.release()
+                starts.release()
         try:
             yield environment
         except BaseException:

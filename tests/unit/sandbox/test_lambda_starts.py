@@ -15,6 +15,7 @@ from localstack.services.lambda_.invocation.execution_environment import (
 from localstack.services.lambda_.invocation.lambda_models import InitializationType
 
 from eda_sandbox import lambda_starts
+from eda_sandbox.testing import wait_until
 
 
 def test_an_idle_environment_ends_the_wait_without_a_slot() -> None:
@@ -108,3 +109,40 @@ def test_errors_inside_the_invocation_reach_localstack_s_handling(
     ):
         raise RuntimeError("boom")
     assert stopped == [env.id]  # LocalStack stops an on-demand environment that failed
+
+
+def test_one_function_s_starts_do_not_hold_back_another_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EDA_SANDBOX_LAMBDA_STARTS", "2")
+    monkeypatch.setattr(AssignmentService, "get_environment", AssignmentService.get_environment)
+    release = threading.Event()
+    slow_starts: list[str] = []
+
+    def start_environment(self: Any, version_manager_id: str, *_args: Any) -> _Env:
+        if version_manager_id == "slow":
+            slow_starts.append(version_manager_id)
+            release.wait(timeout=10)  # a long initialization
+        return _Env()
+
+    monkeypatch.setattr(AssignmentService, "start_environment", start_environment)
+    lambda_starts.cap_environment_starts()
+    service = AssignmentService()
+    on_demand = InitializationType.on_demand
+
+    def invoke(vm: str) -> None:
+        with service.get_environment(vm, None, on_demand):
+            pass
+
+    slow = [threading.Thread(target=invoke, args=("slow",)) for _ in range(2)]
+    for t in slow:
+        t.start()
+    wait_until(lambda: len(slow_starts) == 2, timeout=5, description="both slow starts")
+    fast = threading.Thread(target=invoke, args=("fast",))
+    fast.start()
+    fast.join(timeout=2)
+    done = not fast.is_alive()
+    release.set()
+    for t in [*slow, fast]:
+        t.join(timeout=10)
+    assert done, "a start of another function waited for the slow one's"
