@@ -40,10 +40,21 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from botocore import xform_name
 from botocore.awsrequest import AWSResponse
 from botocore.model import OperationModel, Shape
 from botocore.response import StreamingBody
 from botocore.validate import validate_parameters
+from localstack import config
+from localstack.aws import handlers
+from localstack.aws.accounts import get_account_id_from_access_key_id
+from localstack.aws.api import CommonServiceException, RequestContext, ServiceException
+from localstack.aws.client import parse_response
+from localstack.aws.connect import get_service_endpoint
+from localstack.aws.protocol.serializer import create_serializer
+from localstack.http import Request
+from localstack.services.plugins import SERVICE_PLUGINS
+from localstack.utils.aws.arns import get_partition
 
 from eda_sandbox.internal_clients import placeholder_authorization
 
@@ -78,24 +89,14 @@ def install(client: Any) -> Any:
     Only a client of this LocalStack (its internal endpoint, as LocalStack's in-memory
     short circuit checks too); a client pointed anywhere else keeps going there.
     """
-    from localstack.aws.connect import get_service_endpoint
-
     internal = get_service_endpoint()
     if not internal or (client.meta.endpoint_url or "").rstrip("/") != internal.rstrip("/"):
         return client
     service = client.meta.service_model.service_name
     for operation in DIRECT_OPERATIONS.get(service, ()):
-        method = _method_name(client, operation)
-        if method is not None:
-            setattr(client, method, DirectOperation(client, operation, getattr(client, method)))
+        method = xform_name(operation)  # how botocore names the client method
+        setattr(client, method, DirectOperation(client, operation, getattr(client, method)))
     return client
-
-
-def _method_name(client: Any, operation: str) -> str | None:
-    for method, api in client.meta.method_to_api_mapping.items():
-        if api == operation:
-            return str(method)
-    return None
 
 
 class DirectOperation:
@@ -113,6 +114,11 @@ class DirectOperation:
             "Host": urlsplit(client.meta.endpoint_url).netloc or "localhost",
             "Content-Type": _CONTENT_TYPES.get(self.protocol, "application/json"),
         }
+        if self.protocol == "json":
+            prefix = self.service_model.metadata.get("targetPrefix")
+            self.headers["X-Amz-Target"] = f"{prefix}.{operation}"
+        if self.service_model.is_query_compatible:
+            self.headers["x-amzn-query-mode"] = "true"  # as botocore's serializer adds it
         self.signing_name = self.service_model.signing_name or self.service_model.service_name
         self.streamed_input = _blob_payload(self.operation_model.input_shape)
         self.streamed_output = _blob_payload(self.operation_model.output_shape)
@@ -137,8 +143,10 @@ class DirectOperation:
             "unsigned_payload": operation.unsigned_payload,
             "auth_options": self.service_model.metadata.get("auth"),
         }
+        # A copy: LocalStack's handlers pop ``_SourceArn`` and the like from what they get,
+        # and a fallback call still needs them.
         params = client._emit_api_params(
-            api_params=kwargs, operation_model=operation, context=request_context
+            api_params=dict(kwargs), operation_model=operation, context=request_context
         )
         if client.meta.config.parameter_validation:
             validate_parameters(params, operation.input_shape)
@@ -146,7 +154,7 @@ class DirectOperation:
             "url_path": "/",
             "query_string": {},
             "method": operation.http.get("method", "POST"),
-            "headers": self._headers(),
+            "headers": {**self.headers, "User-Agent": self._user_agent()},
             "body": b"",
             "url": client.meta.endpoint_url,
             "context": request_context,
@@ -213,15 +221,6 @@ class DirectOperation:
         }
         return answer
 
-    def _headers(self) -> dict[str, str]:
-        headers = {**self.headers, "User-Agent": self._user_agent()}
-        if self.protocol == "json":
-            prefix = self.service_model.metadata.get("targetPrefix")
-            headers["X-Amz-Target"] = f"{prefix}.{self.operation_model.name}"
-        if self.service_model.is_query_compatible:
-            headers["x-amzn-query-mode"] = "true"  # as botocore's serializer adds it
-        return headers
-
     def _request(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         params = copy.deepcopy(kwargs)
         if self.streamed_input and self.streamed_input in params:
@@ -235,19 +234,12 @@ class DirectOperation:
 
     def _handler(self) -> Callable[..., Any]:
         if self._dispatch is None:
-            from localstack.services.plugins import SERVICE_PLUGINS
-
             service = SERVICE_PLUGINS.require(self.service_model.service_name)
             self._dispatch = service.skeleton.dispatch_table[self.operation_model.name]
         return self._dispatch
 
     def _context(self, params: dict[str, Any], headers: dict[str, str]) -> Any:
         """The request context LocalStack's gateway would build for this request."""
-        from localstack.aws import handlers
-        from localstack.aws.accounts import get_account_id_from_access_key_id
-        from localstack.aws.api import RequestContext
-        from localstack.http import Request
-        from localstack.utils.aws.arns import get_partition
 
         credentials = self.client._request_signer._credentials
         region = self.client.meta.region_name
@@ -303,10 +295,6 @@ class DirectOperation:
         """The error response the client would receive: LocalStack's serializer writes it
         and botocore's parser reads it, as on the wire (errors are rare, so the round trip
         costs nothing that matters and keeps every code and field exact)."""
-        from localstack import config
-        from localstack.aws.api import CommonServiceException, ServiceException
-        from localstack.aws.client import parse_response
-        from localstack.aws.protocol.serializer import create_serializer
 
         operation = self.operation_model
         if not isinstance(error, ServiceException):
