@@ -3,7 +3,7 @@
 # Everything is installed at build time; the container downloads nothing when it runs.
 #
 # Kept compatible with Docker's legacy builder (no heredocs, no COPY --chmod), because
-# testcontainers/docker-py builds with it (src/eda_sandbox/docker_sandbox.py).
+# testcontainers/docker-py builds with it (src/eda_sandbox/emulator/docker.py).
 
 # Both bases on the same Debian release, so the python3.12 copied below finds the shared
 # libraries (libssl, libffi, libsqlite3, ...) it was linked against.
@@ -52,7 +52,7 @@ COPY README.md ./
 COPY src/ src/
 RUN pip install --no-deps --force-reinstall . \
  && rm -rf build src/*.egg-info \
- && python -c "import localstack, eda_sandbox.lambda_executor.plugin"
+ && python -c "import localstack, eda_sandbox.executor.plugin"
 
 # Lambda runtime environments, built now (they need PyPI) into the image. Only runtimes
 # whose interpreter is in the image can exist: python3.13 (the base) and python3.12

@@ -23,8 +23,8 @@ import boto3
 from rich.console import Console
 from rich.table import Table
 
-from eda_sandbox import launcher
 from eda_sandbox.config import load_settings
+from eda_sandbox.emulator import launcher
 
 HANDLER = """
 import boto3

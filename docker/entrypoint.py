@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from eda_sandbox import launcher
 from eda_sandbox.config import Settings, load_settings
+from eda_sandbox.emulator import launcher
 from eda_sandbox.errors import SandboxError
 
 # Where the Dockerfile built the Lambda runtime environments. They live in the image, not in

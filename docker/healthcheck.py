@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from eda_sandbox import launcher
 from eda_sandbox.config import load_settings
+from eda_sandbox.emulator import launcher
 from eda_sandbox.errors import SandboxError
 
 

@@ -179,7 +179,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "EDA_SANDBOX_LAMBDA_RESULTS", lambda_results, "must be 'direct' or 'callback'"
         )
 
-    # LocalStack's own variable: ``eda`` is our lean server (gateway_server.py); twisted
+    # LocalStack's own variable: ``eda`` is our lean server (servers/gateway.py); twisted
     # (LocalStack's default) is still there for HTTP/2 and WebSocket clients.
     gateway_server = (env.get("GATEWAY_SERVER") or "eda").strip().lower()
     if gateway_server not in GATEWAY_SERVERS:
@@ -187,7 +187,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "GATEWAY_SERVER", gateway_server, f"must be one of {', '.join(GATEWAY_SERVERS)}"
         )
 
-    # ``process``: moto's DynamoDB in its own process (dynamodb_server.py), which
+    # ``process``: moto's DynamoDB in its own process (servers/dynamodb.py), which
     # functions call directly; ``inline``: inside LocalStack's process.
     dynamodb_server = (env.get("EDA_SANDBOX_DYNAMODB") or "process").strip().lower()
     if dynamodb_server not in DYNAMODB_SERVERS:

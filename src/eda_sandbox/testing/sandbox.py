@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from eda_sandbox import launcher
 from eda_sandbox.config import Settings
+from eda_sandbox.emulator import launcher
 from eda_sandbox.errors import SandboxError, SandboxStartError, TopologyApplyError
 
 MODES = ("auto", "embedded", "external", "docker", "aws")
@@ -81,9 +81,9 @@ def acquire(mode: str, settings: Settings) -> Sandbox:
 
 def _docker(settings: Settings) -> Sandbox:
     try:
-        from eda_sandbox.docker_sandbox import DockerSandbox
+        from eda_sandbox.emulator.docker import DockerSandbox
     except ImportError as e:
-        raise SandboxStartError(f"--sandbox=docker needs eda_sandbox.docker_sandbox: {e}") from e
+        raise SandboxStartError(f"--sandbox=docker needs eda_sandbox.emulator.docker: {e}") from e
     container = DockerSandbox(settings)
     endpoint: str = container.start()
     _DOCKER.append(container)

@@ -1,0 +1,12 @@
+"""Changes to LocalStack's and moto's behaviour, one module per upstream part they change.
+
+Each module opens with the upstream behaviour it changes and why, and registers itself as
+an ``on_infra_start`` hook (``localstack.hooks.on_infra_start`` entry points in
+``pyproject.toml``). Speed-ups check ``switch.enabled()``; fixes are always on.
+
+- ``gateway``: LocalStack's HTTP gateway (bind host, request parsing and logging);
+- ``internal_calls``: the clients LocalStack's services use to call each other;
+- ``awslambda``: the Lambda service (event source mappings, async invokers, logs, starts);
+- ``moto``: moto's DynamoDB and action lookup;
+- ``gc_freeze``: CPython's garbage collector in LocalStack and the DynamoDB process.
+"""

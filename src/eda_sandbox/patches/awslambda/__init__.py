@@ -1,0 +1,1 @@
+"""Patches to LocalStack's Lambda service (named like moto's ``awslambda``)."""

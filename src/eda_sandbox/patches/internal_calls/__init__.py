@@ -1,0 +1,1 @@
+"""Patches to the boto clients LocalStack's services use to call each other."""
