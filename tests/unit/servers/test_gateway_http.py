@@ -2,127 +2,20 @@
 
 Every SDK call to the sandbox goes through this hand-written parser and writer, so these
 tests pin the parts of HTTP/1.1 where a small slip corrupts a keep-alive connection:
-framing of request and response bodies, interim responses, errors, shutdown and TLS.
+framing of request and response bodies, interim responses and errors (shutdown and TLS:
+``test_gateway_lifecycle.py``).
 """
 
 from __future__ import annotations
 
-import datetime
-import http.client
-import ipaddress
 import json
 import socket
-import ssl
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from localstack.config import HostAndPort
-from rolo import Response
-from rolo.gateway import Gateway, HandlerChain, RequestContext
+from gateway_harness import STREAM, Running, get_json, read_response, read_until_eof
 
 from eda_sandbox.servers import connection as http_connection
-from eda_sandbox.servers.gateway import EdaRuntimeServer
-
-TIMEOUT = 5.0
-STREAM = [b"", b"first,", b"", b"second,", b"x" * 70_000]
-"""The streamed body; empty pieces must not end the chunked framing early."""
-
-
-def echo(chain: HandlerChain[RequestContext], context: RequestContext, response: Response) -> None:
-    """Answers with what the server handed the gateway, or a special response by path."""
-    request = context.request
-    if request.path == "/stream":
-        response.response = (piece for piece in STREAM)  # no Content-Length
-        return
-    if request.path == "/no-content":
-        response.status_code = 204
-        return
-    env = request.environ
-    response.set_json(
-        {
-            "method": request.method,
-            "path": request.path,
-            "path_info": env["PATH_INFO"],
-            "raw_uri": env["RAW_URI"],
-            "query": env["QUERY_STRING"],
-            "headers": list(request.headers.items()),
-            "body": request.get_data().decode("latin-1"),
-            "remote_port": env["REMOTE_PORT"],
-            "scheme": env["wsgi.url_scheme"],
-            "x_dup": env.get("HTTP_X_DUP"),
-        }
-    )
-
-
-@dataclass
-class Running:
-    server: EdaRuntimeServer
-    thread: threading.Thread
-    port: int
-
-    def connect(self) -> socket.socket:
-        return socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
-
-    def http(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def serving(ssl_creds: tuple[str, str] | None = None) -> Iterator[Running]:
-    """A server on a free loopback port; shut down and joined however the test ends."""
-    server = EdaRuntimeServer()
-    port = free_port()
-    server.register(Gateway(request_handlers=[echo]), [HostAndPort("127.0.0.1", port)], ssl_creds)
-    thread = threading.Thread(target=server.run, name="eda-gw-test", daemon=True)
-    thread.start()
-    try:
-        yield Running(server, thread, port)
-    finally:
-        server.shutdown()
-        thread.join(TIMEOUT)
-        assert not thread.is_alive(), "run() did not return after shutdown()"
-
-
-@pytest.fixture
-def srv() -> Iterator[Running]:
-    with serving() as running:
-        yield running
-
-
-def get_json(conn: http.client.HTTPConnection, method: str, url: str, **kw: Any) -> Any:
-    conn.request(method, url, **kw)
-    resp = conn.getresponse()
-    assert resp.status == 200, resp.read()
-    return json.loads(resp.read())
-
-
-def read_response(sock: socket.socket, method: str = "GET") -> http.client.HTTPResponse:
-    """Parses one response off a raw socket, leaving the connection usable."""
-    resp = http.client.HTTPResponse(sock, method=method)
-    resp.begin()
-    return resp
-
-
-def read_until_eof(sock: socket.socket) -> bytes:
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    return data
 
 
 # -- keep-alive and request bodies ------------------------------------------------------
@@ -338,75 +231,3 @@ def test_oversized_head_gets_431(srv: Running) -> None:
         sock.sendall(data)
         raw = read_until_eof(sock)
     assert raw.startswith(b"HTTP/1.1 431 ")
-
-
-# -- lifecycle and TLS ------------------------------------------------------------------
-def test_shutdown_returns_run_and_closes_idle_connections() -> None:
-    """LocalStack's shutdown must not hang on SDK pools holding idle connections."""
-    with serving() as running:
-        sock = running.connect()
-        sock.sendall(b"GET /idle HTTP/1.1\r\nHost: x\r\n\r\n")
-        read_response(sock).read()
-        reading = threading.Event()
-        seen: list[bytes] = []
-
-        def reader() -> None:
-            reading.set()
-            seen.append(sock.recv(1))
-
-        thread = threading.Thread(target=reader, daemon=True)
-        thread.start()
-        assert reading.wait(TIMEOUT)
-        running.server.shutdown()
-        running.thread.join(TIMEOUT)
-        assert not running.thread.is_alive()
-        thread.join(TIMEOUT)
-        sock.close()
-    assert seen == [b""]
-
-
-def make_cert(tmp_path: Path) -> tuple[str, str]:
-    """A throwaway self-signed certificate for 127.0.0.1, as (cert file, key file)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    pem, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
-    cert_file.write_bytes(cert.public_bytes(pem))
-    key_file.write_bytes(key.private_bytes(pem, pkcs8, serialization.NoEncryption()))
-    return str(cert_file), str(key_file)
-
-
-def test_tls_and_plain_http_share_the_port(tmp_path: Path) -> None:
-    """LocalStack serves https://localhost.localstack.cloud:4566 and http:// on one port."""
-    with serving(make_cert(tmp_path)) as running:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        tls = http.client.HTTPSConnection(
-            "127.0.0.1", running.port, timeout=TIMEOUT, context=context
-        )
-        got = get_json(tls, "POST", "/secure?a=1", body=b"sealed")
-        assert isinstance(tls.sock, ssl.SSLSocket)
-        assert get_json(tls, "GET", "/again")["scheme"] == "https"
-        tls.close()
-        plain = running.http()
-        got_plain = get_json(plain, "GET", "/plain")
-        plain.close()
-    expected = ("https", "/secure", "a=1", "sealed")
-    assert (got["scheme"], got["path"], got["query"], got["body"]) == expected
-    assert (got_plain["scheme"], got_plain["path"]) == ("http", "/plain")
