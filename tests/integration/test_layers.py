@@ -126,21 +126,31 @@ def publish_layer(aws: AwsClients) -> Iterator[Callable[[dict[str, str]], str]]:
 def test_layers_merge_in_the_functions_order_as_in_opt(
     aws: AwsClients, lambda_create_function: Any, publish_layer: Callable[[dict[str, str]], str]
 ) -> None:
+    # On AWS both layers are extracted into /opt: a later file replaces an earlier one,
+    # and a package both layers ship holds the modules of both.
     first = publish_layer(
         {
             "python/shared.py": "WHO = 'first'\n",
-            "python/only_first.py": "",
+            "python/pkg/__init__.py": "NAME = 'first'\n",
+            "python/pkg/from_first.py": "",
             "python/lib/python3.12/site-packages/versioned.py": "WHERE = 'site-packages'\n",
             "python/versioned.py": "WHERE = 'python'\n",
         }
     )
-    second = publish_layer({"python/shared.py": "WHO = 'second'\n"})
+    second = publish_layer(
+        {
+            "python/shared.py": "WHO = 'second'\n",
+            "python/pkg/__init__.py": "NAME = 'second'\n",
+            "python/pkg/from_second.py": "",
+        }
+    )
     app = (
-        "import shared, only_first, versioned\n"
+        "import shared, versioned, pkg.from_first, pkg.from_second\n"
+        "import pkg\n"
         "def handler(event, context):\n"
-        "    return [shared.WHO, versioned.WHERE]\n"
+        "    return [shared.WHO, pkg.NAME, versioned.WHERE]\n"
     )
     fn = lambda_create_function({"app.py": app}, Layers=[first, second])
     resp, body = invoke(aws, fn["FunctionName"])
     assert "FunctionError" not in resp, body
-    assert body == ["second", "site-packages"]
+    assert body == ["second", "second", "site-packages"]
