@@ -20,8 +20,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from domain import parse_order_body
-from eda_events.handling import SqsBatch, counted, once, sqs_correlation_id
-from eda_events.models import idempotency_key, order_update
+from eda_events.handling import SqsBatch, counted, once, sqs_correlation_id, sqs_work
+from eda_events.models import order_update
 
 SERVICE = "order_consumer"
 logger = Logger(service=SERVICE)
@@ -55,12 +55,7 @@ _process_once, _idempotency_config = once(
 def _record_handler(record: SQSRecord) -> dict[str, str]:
     logger.append_keys(correlation_id=sqs_correlation_id(record), message_id=record.message_id)
     with counted("order", logger, metrics):
-        return _process_once(
-            work={
-                "idempotency_key": idempotency_key(record.body, record.message_id),
-                "body": record.body,
-            }
-        )
+        return _process_once(work=sqs_work(record))
 
 
 # All records failing is still a partial response (every id listed), not an exception:

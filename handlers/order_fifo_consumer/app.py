@@ -20,8 +20,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from domain import parse_sequenced_order, sequence_update
-from eda_events.handling import SqsBatch, counted, once, sqs_correlation_id
-from eda_events.models import idempotency_key
+from eda_events.handling import SqsBatch, counted, once, sqs_correlation_id, sqs_work
 
 SERVICE = "order_fifo_consumer"
 logger = Logger(service=SERVICE)
@@ -67,12 +66,7 @@ def _record_handler(record: SQSRecord) -> dict[str, Any]:
     )
     # A failure fails this record and, through the processor, the rest of its group.
     with counted("order", logger, metrics):
-        return _process_once(
-            work={
-                "idempotency_key": idempotency_key(record.body, record.message_id),
-                "body": record.body,
-            }
-        )
+        return _process_once(work=sqs_work(record))
 
 
 _processor = SqsFifoPartialProcessor(skip_group_on_error=True)

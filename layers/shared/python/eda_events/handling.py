@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from eda_events.models import InvalidEvent, peek_ids
+from eda_events.models import InvalidEvent, idempotency_key, peek_ids
 from eda_events.retry_backoff import retry_failed_soon
 
 
@@ -95,6 +95,15 @@ def sqs_correlation_id(record: Any) -> str | None:
         return from_body
     attribute = record.message_attributes["correlation_id"]
     return attribute.string_value if attribute is not None else None
+
+
+def sqs_work(record: Any) -> dict[str, str]:
+    """The idempotent step's input for an SQS record: its body, keyed by its event id
+    (or message id, see :func:`eda_events.models.idempotency_key`)."""
+    return {
+        "idempotency_key": idempotency_key(record.body, record.message_id),
+        "body": record.body,
+    }
 
 
 class SqsBatch:
