@@ -2,9 +2,9 @@
 
 Layer versions are immutable and cannot be tagged, so the version's description carries
 what tags carry elsewhere: the owner and the zip's SHA-256 (``[eda-sandbox owner=...
-sha256=...]``). The latest version whose marker names this content is the one the
-functions use; anything else (new content, other runtimes, another description) publishes
-a new version, and the functions follow it. Nothing here is LocalStack's: the same calls
+sha256=...]``). When the latest version's marker names this content (and its runtimes
+and description are the declared ones) the functions use it; otherwise a new version is
+published and the functions follow it. Nothing here is LocalStack's: the same calls
 converge a real account.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from eda_sandbox.topology.resources.base import Context, Resource
+from eda_sandbox.topology.resources.base import Context, Resource, absent_on
 from eda_sandbox.topology.schema import Layer
 
 MARKER_RE = re.compile(r"\[eda-sandbox owner=(?P<owner>\S+) sha256=(?P<sha>\S+)\]$")
@@ -46,10 +46,14 @@ class LayerResource(Resource):
         )
 
     def read(self, ctx: Context) -> dict[str, Any] | None:
-        pages = ctx.clients.lambda_.get_paginator("list_layer_versions").paginate(
-            LayerName=self.name
-        )
-        versions = [v for page in pages for v in page.get("LayerVersions", [])]
+        def listed() -> list[dict[str, Any]]:
+            paginator = ctx.clients.lambda_.get_paginator("list_layer_versions")
+            pages = paginator.paginate(LayerName=self.name)
+            return [v for page in pages for v in page.get("LayerVersions", [])]
+
+        # An unknown layer lists no versions; should an endpoint say not-found instead,
+        # it means the same.
+        versions = absent_on(listed, "ResourceNotFoundException")
         if not versions:
             return None
         latest = max(versions, key=lambda v: int(v["Version"]))
