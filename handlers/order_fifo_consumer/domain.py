@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from models import Order, load_json_object, parse_order, peek_ids, require_int
+from eda_events.models import Order, load_json_object, parse_order, require_int
 
 
 @dataclass(frozen=True)
@@ -20,12 +20,6 @@ def parse_sequenced_order(body: str) -> SequencedOrder:
     data = load_json_object(body)
     order = parse_order(data)
     return SequencedOrder(order=order, seq=require_int(data, "seq", 0))
-
-
-def idempotency_key(body: str, message_id: str) -> str:
-    """The event id when the body carries one, else the SQS message id."""
-    event_id, _ = peek_ids(body)
-    return event_id if event_id is not None else message_id
 
 
 def sequence_update(item: SequencedOrder, written_at: float) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from models import Signup, build_update, load_json_object, parse_signup
+from eda_events.models import Signup, build_update, load_json_object, parse_signup
 
 
 def parse_message(message: str) -> Signup:

@@ -69,6 +69,11 @@ class Settings:
         return self.state_dir / "envs"
 
     @property
+    def layers_dir(self) -> Path:
+        """Lambda layers merged per layer list: each environment's ``/opt``."""
+        return self.state_dir / "opt"
+
+    @property
     def runtimes_dir(self) -> Path:
         return self.runtimes_override or self.state_dir / "runtimes"
 

@@ -97,6 +97,9 @@ def code_root(tmp_path: Path) -> Path:
         folder.mkdir(parents=True)
         (folder / "app.py").write_text(f"def handler(event, context):\n    return {fn!r}\n")
         (folder / "requirements.txt").write_text("")
+    layer = tmp_path / "code" / "layers" / "shared" / "python"
+    layer.mkdir(parents=True)
+    (layer / "shared_stub.py").write_text("VERSION = 1\n")
     return tmp_path / "code"
 
 
@@ -148,10 +151,14 @@ def test_apply_on_empty_endpoint_creates_everything(engine: Engine, target: Targ
     assert sqs_sub["RawMessageDelivery"] == "true"
     assert json.loads(sqs_sub["FilterPolicy"]) == {"event_type": ["order_placed"]}
 
+    layer = out["layers"]["shared"]["arn"]
+    assert layer.startswith(f"arn:aws:lambda:{target.region}:")
+    assert layer.endswith(f":layer:shared{suffix}:1")
     for fn in FUNCTIONS:
         got = lam.get_function(FunctionName=out["functions"][fn]["name"])
         assert got["Configuration"]["State"] == "Active"
         assert got["Tags"][OWNER_TAG] == engine.names.owner
+        assert [x["Arn"] for x in got["Configuration"]["Layers"]] == [layer]
     env = lam.get_function_configuration(FunctionName=out["functions"]["order_consumer"]["name"])
     assert env["Environment"]["Variables"]["ORDERS_TABLE"] == out["tables"]["Orders"]["name"]
     mappings = lam.list_event_source_mappings(
@@ -223,6 +230,29 @@ def test_changed_function_is_reuploaded_and_unchanged_one_is_not(
         assert after[fn]["LastModified"] == before[fn]["LastModified"]
 
 
+def test_changed_layer_gets_a_new_version_and_its_functions_follow(
+    engine: Engine, target: Target, code_root: Path
+) -> None:
+    engine.apply()
+    first = load_outputs(engine.outputs_file)["layers"]["shared"]["arn"]
+    (code_root / "layers" / "shared" / "python" / "shared_stub.py").write_text("VERSION = 2\n")
+    result = engine.apply()
+    changed = {
+        (c.resource.kind, c.resource.logical): c.details for c in result.changes if c.details
+    }
+    assert changed == {
+        ("layer", "shared"): ["content"],
+        **{("function", fn): ["Layers"] for fn in FUNCTIONS},
+    }
+    second = load_outputs(engine.outputs_file)["layers"]["shared"]["arn"]
+    assert second.removesuffix(":2") == first.removesuffix(":1")
+    lam = target.client("lambda")
+    for fn in FUNCTIONS:
+        cfg = lam.get_function_configuration(FunctionName=engine.names.function(fn))
+        assert [x["Arn"] for x in cfg["Layers"]] == [second]
+    assert engine.apply().changed == 0
+
+
 def _owner_tag(sqs: Any, url: str) -> str | None:
     try:
         return sqs.list_queue_tags(QueueUrl=url).get("Tags", {}).get(OWNER_TAG)
@@ -246,6 +276,8 @@ def test_destroy_removes_what_it_created_and_nothing_else(engine: Engine, target
     ]
     assert functions == []
     assert [t for t in ddb.list_tables()["TableNames"] if t.endswith(engine.suffix)] == []
+    layer = engine.names.layer("shared")
+    assert lam.list_layer_versions(LayerName=layer)["LayerVersions"] == []
     urls = sqs.list_queues(QueueNamePrefix="").get("QueueUrls", [])
     ours = [u for u in urls if _owner_tag(sqs, u) == owner]
     assert ours == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -220,6 +221,9 @@ def stop(settings: Settings, timeout: float = 10.0) -> list[int]:
             _wait_gone(pid, 2.0)
         stopped.append(pid)
     stopped.extend(_reap_environments(settings))
+    # The merged layer folders (/opt) belong to LocalStack's layer versions, which do not
+    # outlive it.
+    shutil.rmtree(settings.layers_dir, ignore_errors=True)
     settings.pid_file.unlink(missing_ok=True)
     return stopped
 

@@ -41,7 +41,7 @@ from localstack.services.lambda_.invocation.runtime_executor import RuntimeExecu
 from eda_sandbox.config import load_settings
 from eda_sandbox.emulator import providers
 from eda_sandbox.errors import RuntimeNotSupportedError
-from eda_sandbox.executor import runtimes, zygotes
+from eda_sandbox.executor import layers, runtimes, zygotes
 
 LOG = logging.getLogger(__name__)
 INIT_SCRIPT = Path(__file__).with_name("init_process.py")
@@ -66,6 +66,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         self.conn_lock = threading.Lock()
         self.stopped = False
         self.env_dir = self.settings.envs_dir / id
+        # This environment's /opt (layers.py): each runtime reads its own paths from it.
+        self.opt = layers.Opt(None)
         self.record = self.settings.envs_dir / f"{id}.json"
 
     # -- lifecycle --------------------------------------------------------------------
@@ -125,7 +127,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
     ) -> dict[str, str]:
         """The function's environment: what LocalStack passes, adjusted for a host process."""
         env = {k: str(v) for k, v in env_vars.items()}
-        layers = self._layer_paths(rt)
+        self.opt = layers.opt_for(self.settings.layers_dir, self.function_version.config.layers)
+        version = rt.runtime.removeprefix("python")
         env.update(
             {
                 "AWS_LAMBDA_RUNTIME_API": f"{LOOPBACK}:{self.port}",
@@ -134,10 +137,18 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{rt.runtime}",
                 # sys.path as on AWS: task root, then layers (/opt), then the runtime's
                 # site-packages (boto3, awslambdaric) appended by site.
-                "PYTHONPATH": os.pathsep.join([code_dir, *layers]),
+                "PYTHONPATH": os.pathsep.join([code_dir, *self.opt.python_paths(version)]),
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONDONTWRITEBYTECODE": "1",
-                "PATH": f"{rt.python.parent}:/usr/local/bin:/usr/bin:/bin",
+                "PATH": os.pathsep.join(
+                    [
+                        str(rt.python.parent),
+                        "/usr/local/bin",
+                        "/usr/bin",
+                        "/bin",
+                        *self.opt.bin_paths(),
+                    ]
+                ),
                 "LANG": "en_US.UTF-8",
                 "TMPDIR": str(tmp),
                 "HOME": str(tmp),
@@ -153,19 +164,6 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             if dynamodb and "AWS_ENDPOINT_URL_DYNAMODB" not in env_vars:
                 env["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb
         return env
-
-    def _layer_paths(self, rt: runtimes.RuntimeEnv) -> list[str]:
-        paths: list[str] = []
-        version = rt.runtime.removeprefix("python")
-        # Later layers win on AWS (extracted last into /opt), so they come first here.
-        for layer in reversed(self.function_version.config.layers or []):
-            code = getattr(layer, "code", None)
-            if code is None:
-                continue
-            code.prepare_for_execution()
-            root = Path(code.get_unzipped_code_location())
-            paths += [str(root / f"python/lib/python{version}/site-packages"), str(root / "python")]
-        return paths
 
     def _write_record(self, pgids: list[int]) -> None:
         self.record.parent.mkdir(parents=True, exist_ok=True)
@@ -312,6 +310,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         zygotes.ensure(settings, rt)
         if function_version.config.code:
             function_version.config.code.prepare_for_execution()
+        # The merged /opt is built once here, not by the first environment's start.
+        layers.opt_for(settings.layers_dir, function_version.config.layers)
 
     @classmethod
     def cleanup_version(cls, function_version: Any) -> None:

@@ -28,6 +28,7 @@ _NAME_RULES: dict[str, tuple[str, str]] = {
     "buses": (r"[A-Za-z0-9_.-]{1,200}", "letters, digits, '_', '-', '.'"),
     "rules": (r"[A-Za-z0-9_.-]{1,48}", "1-48 letters, digits, '_', '-', '.'"),
     "functions": (r"[A-Za-z0-9_-]{1,40}", "1-40 letters, digits, '-', '_'"),
+    "layers": (r"[A-Za-z0-9_-]{1,48}", "1-48 letters, digits, '-', '_'"),
 }
 
 
@@ -237,9 +238,64 @@ def _functions(t: Topology, root: Path, check_code: bool) -> Iterator[Problem]:
                 )
 
 
+def _layer_folders(t: Topology, root: Path) -> Iterator[Problem]:
+    """Each layer's folder exists and is in AWS's layout for its runtimes."""
+    for name, layer in t.layers.items():
+        at = f"layers.{name}.code"
+        folder = root / layer.code
+        if not folder.is_dir():
+            yield at, f"folder {layer.code} does not exist (under {root})"
+            continue
+        families = {r.rstrip("0123456789.x") for r in layer.runtimes}
+        if "python" in families and not (
+            (folder / "python").is_dir() or (folder / "requirements.txt").is_file()
+        ):
+            yield (
+                at,
+                f"folder {layer.code} has neither python/ nor requirements.txt: "
+                "a Python runtime imports layer code from python/ (under /opt)",
+            )
+        if "nodejs" in families and not (folder / "nodejs").is_dir():
+            yield (
+                at,
+                f"folder {layer.code} has no nodejs/: a Node.js runtime resolves layer "
+                "modules from nodejs/node_modules/ (under /opt)",
+            )
+
+
+def _function_layers(t: Topology) -> Iterator[Problem]:
+    """Each function's layers are declared, listed once and made for its runtime."""
+    for fn_name, fn in t.functions.items():
+        seen: set[str] = set()
+        for i, layer_name in enumerate(fn.layers):
+            at = f"functions.{fn_name}.layers[{i}]"
+            layer = t.layers.get(layer_name)
+            if layer is None:
+                yield at, _undeclared("layer", layer_name, t.layers)
+            elif layer_name in seen:
+                yield at, f"layer {layer_name!r} is listed twice"
+            elif fn.runtime not in layer.runtimes:
+                # AWS uses CompatibleRuntimes only to filter listings; the mismatch would
+                # show at run time, as an import error or a wrong build of a dependency.
+                yield (
+                    at,
+                    f"layer {layer_name!r} is not compatible with {fn.runtime} "
+                    f"(its runtimes: {', '.join(layer.runtimes)})",
+                )
+            seen.add(layer_name)
+
+
 def cross_check(t: Topology, root: Path, check_code: bool = True) -> list[Problem]:
     """All cross-reference problems, in file order within each section."""
     problems: list[Problem] = []
-    for check in (_names(t), _queues(t), _topics(t), _rules(t), _functions(t, root, check_code)):
+    for check in (
+        _names(t),
+        _queues(t),
+        _topics(t),
+        _rules(t),
+        _layer_folders(t, root) if check_code else iter(()),
+        _function_layers(t),
+        _functions(t, root, check_code),
+    ):
         problems.extend(check)
     return problems

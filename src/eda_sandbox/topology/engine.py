@@ -1,8 +1,8 @@
 """Converge an endpoint to a validated topology: plan, apply, destroy.
 
 Every resource is read once, in parallel (the no-change path is those reads and nothing
-else); changes are applied level by level (tables, queues, topics, buses, roles, log
-groups; then queues with a redrive policy; then functions, each waited on until Active;
+else); changes are applied level by level (tables, queues, topics, buses, layers, roles,
+log groups; then queues with a redrive policy; then functions, each waited on until Active;
 then subscriptions, rules, invoke permissions, async configs and event source mappings),
 in parallel within a level.
 
@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -41,6 +42,7 @@ from eda_sandbox.topology.resources.functions import (
     InvokePermissionsResource,
 )
 from eda_sandbox.topology.resources.iam import RoleResource
+from eda_sandbox.topology.resources.layers import LayerResource
 from eda_sandbox.topology.resources.messaging import (
     QueueResource,
     SubscriptionsResource,
@@ -88,6 +90,7 @@ def build_resources(names: Names) -> list[Resource]:
     out += [QueueResource(n, names.queue(n), spec) for n, spec in t.queues.items()]
     out += [TopicResource(n, names.topic(n), spec) for n, spec in t.topics.items()]
     out += [BusResource(n, names.bus(n)) for n in t.buses]
+    out += [LayerResource(n, names.layer(n), spec) for n, spec in t.layers.items()]
     out += [RoleResource(n, names.role(n), spec) for n, spec in t.functions.items()]
     out += [LogGroupResource(n, names.log_group(n), t.retention_of(n)) for n in t.functions]
     out += [FunctionResource(n, names.function(n), spec) for n, spec in t.functions.items()]
@@ -221,22 +224,37 @@ class Engine:
             raise TopologyApplyError("\n".join(failures))
         return results
 
-    def package(self) -> dict[str, Package]:
-        fns = list(self.loaded.topology.functions.items())
+    def package(self) -> tuple[dict[str, Package], dict[str, Package]]:
+        """Every function's zip and every layer's zip, by logical name."""
+        t, base = self.loaded.topology, self.loaded.base_dir
+        jobs: list[tuple[str, str, Callable[[], Package]]] = []
+        for name, fn in t.functions.items():
+            jobs.append(
+                ("function", name, partial(self.packager.package, name, base / fn.code, fn.runtime))
+            )
+        for name, lr in t.layers.items():
+            jobs.append(
+                (
+                    "layer",
+                    name,
+                    partial(self.packager.package_layer, name, base / lr.code, lr.runtimes),
+                )
+            )
+        built = self._map(lambda job: job[2](), jobs, lambda job: f"packaging {job[0]} {job[1]}")
+        by_kind: dict[str, dict[str, Package]] = {"function": {}, "layer": {}}
+        for (kind, name, _), package in zip(jobs, built, strict=True):
+            by_kind[kind][name] = package
+        return by_kind["function"], by_kind["layer"]
 
-        def build(item: tuple[str, Any]) -> Package:
-            name, spec = item
-            return self.packager.package(name, self.loaded.base_dir / spec.code, spec.runtime)
-
-        packages = self._map(build, fns, lambda item: f"packaging {item[0]}")
-        return {p.function: p for p in packages}
-
-    def _context(self, packages: dict[str, Package]) -> Context:
+    def _context(
+        self, packages: dict[str, Package], layers: dict[str, Package] | None = None
+    ) -> Context:
         return Context(
             topology=self.loaded.topology,
             names=self.names,
             clients=self.clients,
             packages=packages,
+            layers=layers or {},
             wait_timeout=self.wait_timeout,
         )
 
@@ -250,7 +268,7 @@ class Engine:
         return current
 
     def plan(self) -> tuple[Context, list[Change]]:
-        ctx = self._context(self.package())
+        ctx = self._context(*self.package())
         resources = build_resources(self.names)
         changes = []
         for resource, current in zip(resources, self._read(ctx, resources), strict=True):
@@ -280,7 +298,7 @@ class Engine:
                         change.resource.update(ctx, change.current, change.details)
 
                 self._map(run, level, lambda c: f"{c.action} {c.resource.kind} {c.resource.name}")
-        outputs = build_outputs(self.names, self.endpoint_url, ctx.queue_urls)
+        outputs = build_outputs(self.names, self.endpoint_url, ctx.queue_urls, ctx.layer_arns)
         if not dry_run and self.outputs_file is not None:
             write_outputs(self.outputs_file, outputs)
         return Result(changes, time.perf_counter() - started, not dry_run, outputs)

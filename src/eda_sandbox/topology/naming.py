@@ -90,6 +90,13 @@ class Names:
     def function_arn(self, name: str) -> str:
         return self._arn("lambda", f"function:{self.function(name)}")
 
+    def layer(self, name: str) -> str:
+        return self._suffixed(name)
+
+    def layer_arn(self, name: str) -> str:
+        """The layer's ARN without a version (each published version adds ``:N``)."""
+        return self._arn("lambda", f"layer:{self.layer(name)}")
+
     def role(self, function: str) -> str:
         return f"{self.function(function)}-role"
 

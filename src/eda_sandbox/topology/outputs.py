@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TypedDict, cast
 
@@ -49,6 +50,11 @@ class FunctionOutput(TypedDict):
     role: str
 
 
+class LayerOutput(TypedDict):
+    name: str
+    arn: str  # the version the functions use ("" in a dry run that would publish one)
+
+
 class RoleOutput(TypedDict):
     name: str
     arn: str
@@ -66,9 +72,15 @@ class Outputs(TypedDict):
     tables: dict[str, TableOutput]
     functions: dict[str, FunctionOutput]
     roles: dict[str, RoleOutput]
+    layers: dict[str, LayerOutput]
 
 
-def build_outputs(names: Names, endpoint_url: str | None, queue_urls: dict[str, str]) -> Outputs:
+def build_outputs(
+    names: Names,
+    endpoint_url: str | None,
+    queue_urls: Mapping[str, str],
+    layer_arns: Mapping[str, str] | None = None,
+) -> Outputs:
     t = names.topology
     return {
         "project": t.project,
@@ -96,6 +108,9 @@ def build_outputs(names: Names, endpoint_url: str | None, queue_urls: dict[str, 
             for n in t.functions
         },
         "roles": {n: {"name": names.role(n), "arn": names.role_arn(n)} for n in t.functions},
+        "layers": {
+            n: {"name": names.layer(n), "arn": (layer_arns or {}).get(n, "")} for n in t.layers
+        },
     }
 
 

@@ -1,4 +1,5 @@
-"""Build each function's deployment zip: its code folder plus its own requirements.
+"""Build each function's deployment zip (its code folder plus its own requirements) and
+each layer's zip (see :meth:`Packager.package_layer`).
 
 Dependencies are installed with pip for the function's runtime and Lambda's platform
 (manylinux2014_x86_64, binary wheels only), into a cache keyed by (requirements,
@@ -20,15 +21,18 @@ import sys
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from eda_sandbox.errors import PackagingError
 
 PLATFORM = "manylinux2014_x86_64"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-_SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", "bin"}
+_SKIP_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", "bin"})
+# A layer's bin/ is /opt/bin, on PATH: kept.
+_LAYER_SKIP_DIRS = _SKIP_DIRS - {"bin"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 _CODE_EXCLUDES = {"requirements.txt"}
 
@@ -56,10 +60,10 @@ def run_pip(function: str, command: list[str]) -> None:
         raise PackagingError(f"{function}: pip install failed (exit {done.returncode}):\n{tail}")
 
 
-def _files(root: Path) -> Iterator[tuple[str, Path]]:
+def _files(root: Path, skip: frozenset[str] = _SKIP_DIRS) -> Iterator[tuple[str, Path]]:
     """(archive name, path) of every packable file under ``root``, sorted."""
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        dirnames[:] = sorted(d for d in dirnames if d not in skip)
         for filename in sorted(filenames):
             if filename.endswith(_SKIP_SUFFIXES):
                 continue
@@ -74,6 +78,18 @@ def _requirements(code_dir: Path) -> str:
         return ""
     lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
     return "\n".join(sorted(line for line in lines if line))
+
+
+def _add_code(
+    code_dir: Path, entries: dict[str, Path], digest: Any, skip: frozenset[str] = _SKIP_DIRS
+) -> None:
+    """Add the code folder's files to ``entries`` and to the content ``digest``."""
+    for arcname, path in _files(code_dir, skip):
+        if arcname in _CODE_EXCLUDES:
+            continue
+        entries[arcname] = path  # the code's own files win over a dependency's
+        digest.update(f"{arcname}\0{os.access(path, os.X_OK)}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
 
 
 def write_zip(entries: dict[str, Path], target: Path) -> None:
@@ -156,17 +172,35 @@ class Packager:
         deps = self.install(function, code_dir, runtime)
         entries: dict[str, Path] = dict(_files(deps)) if deps else {}
         digest = hashlib.sha256(f"zip-v1\0{deps.name if deps else ''}\0".encode())
-        for arcname, path in _files(code_dir):
-            if arcname in _CODE_EXCLUDES:
+        _add_code(code_dir, entries, digest)
+        return self._zip("zips", function, entries, digest.hexdigest()[:32])
+
+    def package_layer(self, layer: str, code_dir: Path, runtimes: Sequence[str]) -> Package:
+        """A layer's zip: its folder as it is (``python/``, ``nodejs/node_modules/``, ...)
+        plus its requirements.txt installed for each Python runtime into
+        ``python/lib/pythonX.Y/site-packages``, the version's own folder that AWS puts on
+        sys.path, so one layer serves several Python versions with the right builds."""
+        what = f"layer {layer}"
+        if not code_dir.is_dir():
+            raise PackagingError(f"{what}: code folder {code_dir} does not exist")
+        entries: dict[str, Path] = {}
+        digest = hashlib.sha256(b"layer-v1\0")
+        for runtime in sorted(r for r in runtimes if r.startswith("python")):
+            deps = self.install(what, code_dir, runtime)
+            if deps is None:
                 continue
-            entries[arcname] = path  # the function's own code wins over a dependency's
-            digest.update(f"{arcname}\0{os.access(path, os.X_OK)}\0".encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-        key = digest.hexdigest()[:32]
-        zip_path = self.build_dir / "zips" / function / f"{key}.zip"
+            prefix = f"python/lib/{runtime}/site-packages/"
+            entries.update({prefix + arcname: path for arcname, path in _files(deps)})
+            digest.update(f"{runtime}\0{deps.name}\0".encode())
+        _add_code(code_dir, entries, digest, _LAYER_SKIP_DIRS)
+        return self._zip("layers", layer, entries, digest.hexdigest()[:32])
+
+    def _zip(self, folder: str, name: str, entries: dict[str, Path], key: str) -> Package:
+        """The zip of ``entries``, written once per content ``key`` and kept."""
+        zip_path = self.build_dir / folder / name / f"{key}.zip"
         sha_path = zip_path.with_suffix(".sha256")
         if not sha_path.is_file():
             write_zip(entries, zip_path)
             sha = base64.b64encode(hashlib.sha256(zip_path.read_bytes()).digest()).decode()
             sha_path.write_text(sha)
-        return Package(function, zip_path, sha_path.read_text().strip())
+        return Package(name, zip_path, sha_path.read_text().strip())

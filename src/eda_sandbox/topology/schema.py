@@ -194,10 +194,21 @@ class Permission(Strict):
     resources: list[str] = Field(min_length=1)
 
 
+class Layer(Strict):
+    """A Lambda layer: a folder in AWS's layout (``python/``, ``nodejs/node_modules/``)."""
+
+    code: str
+    runtimes: list[Runtime] = Field(min_length=1, max_length=15)
+    # AWS allows 256 characters; the rest holds the owner and content marker.
+    description: str = Field(default="", max_length=120)
+
+
 class Function(Strict):
     runtime: Runtime
     handler: Handler = "app.handler"
     code: str
+    # In order: a later layer's file replaces an earlier one's at the same path (AWS's rule).
+    layers: list[str] = Field(default=[], max_length=5)
     memory: Annotated[int, between(128, 10240)] = 128
     timeout: Annotated[int, between(1, 900)] = 3
     reserved_concurrency: Annotated[int, between(0, 1000)] | None = None
@@ -227,6 +238,7 @@ class Topology(Strict):
     topics: dict[str, Topic] = {}
     buses: dict[str, Bus] = {}
     rules: dict[str, Rule] = {}
+    layers: dict[str, Layer] = {}
     functions: dict[str, Function] = {}
 
     def retention_of(self, function: str) -> int:

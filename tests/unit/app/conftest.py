@@ -1,9 +1,10 @@
 """Fixtures for the reference application's unit tests: no sandbox, DynamoDB from moto.
 
 Every function folder has an app.py that imports sibling modules by their bare names
-(``domain``, ``models``), as Lambda does from the package root. The loader imports one
-folder's modules as a set and then removes the bare names from sys.modules, so folders
-never see each other's modules.
+(``domain``), as Lambda does from the package root, and the shared layer's ``eda_events``,
+which Lambda finds in /opt/python: here the layer's python/ folder goes on sys.path. The
+loader imports one folder's modules as a set and then removes the bare names from
+sys.modules, so folders never see each other's modules.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from moto import mock_aws
 
 REPO = Path(__file__).resolve().parents[3]
 HANDLERS = REPO / "handlers"
+SHARED_LAYER = REPO / "layers" / "shared" / "python"
 FUNCTIONS = ("user_signup_handler", "order_consumer", "order_fifo_consumer", "order_placed_handler")
-LOCAL_MODULES = ("models", "domain", "app")
+LOCAL_MODULES = ("domain", "app")
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
@@ -47,6 +49,8 @@ FUNCTION_ENV: dict[str, tuple[str, ...]] = {
 }
 
 _load_counter = itertools.count()
+if str(SHARED_LAYER) not in sys.path:
+    sys.path.insert(0, str(SHARED_LAYER))
 
 
 def load_function_modules(function: str, modules: tuple[str, ...]) -> SimpleNamespace:
@@ -83,8 +87,14 @@ def any_function(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def domain_of() -> Callable[[str], SimpleNamespace]:
-    """models + domain of a function, without AWS or environment."""
-    return lambda function: load_function_modules(function, ("models", "domain"))
+    """A function's domain module and the shared models, without AWS or environment."""
+
+    def load(function: str) -> SimpleNamespace:
+        loaded = load_function_modules(function, ("domain",))
+        loaded.models = importlib.import_module("eda_events.models")
+        return loaded
+
+    return load
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from eda_events.models import InvalidEvent
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def test_invalid_signup_raises_and_writes_nothing(
         message = events.signup(**message)
     raw = events.sns_event(message, attributes={"correlation_id": "corr-attr"})
 
-    with pytest.raises(signup_handler.app.InvalidEvent) as caught:
+    with pytest.raises(InvalidEvent) as caught:
         signup_handler(raw)
 
     assert caught.value.field == field
@@ -103,7 +104,7 @@ def test_invalid_signup_raises_and_writes_nothing(
 def test_failed_signup_is_not_remembered(
     signup_handler: Any, users: Any, events: SimpleNamespace
 ) -> None:
-    with pytest.raises(signup_handler.app.InvalidEvent):
+    with pytest.raises(InvalidEvent):
         signup_handler(events.sns_event(events.signup(email="nope")))
     signup_handler(events.sns_event(events.signup()))
 
@@ -156,7 +157,7 @@ def test_invalid_placed_order_raises(
     overrides: dict[str, Any],
     field: str,
 ) -> None:
-    with pytest.raises(placed_handler.app.InvalidEvent) as caught:
+    with pytest.raises(InvalidEvent) as caught:
         placed_handler(events.eventbridge_event(events.order(**overrides)))
 
     assert caught.value.field == field
@@ -167,7 +168,7 @@ def test_invalid_placed_order_raises(
 
 
 def test_detail_that_is_not_an_object_raises(placed_handler: Any, events: SimpleNamespace) -> None:
-    with pytest.raises(placed_handler.app.InvalidEvent) as caught:
+    with pytest.raises(InvalidEvent) as caught:
         placed_handler(events.eventbridge_event("just a string"))
 
     assert caught.value.field == "event"

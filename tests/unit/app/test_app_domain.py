@@ -10,8 +10,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 
-HANDLERS = Path(__file__).resolve().parents[3] / "handlers"
+REPO = Path(__file__).resolve().parents[3]
+HANDLERS = REPO / "handlers"
 ORDER_FUNCTIONS = ("order_consumer", "order_fifo_consumer", "order_placed_handler")
 
 
@@ -35,29 +37,23 @@ def models(domain_of: Any) -> SimpleNamespace:
     return domain_of("order_consumer").models
 
 
-# --- the shared schema file ---------------------------------------------------------
+# --- the function folders and the shared layer ---------------------------------------
 
 
-def test_every_function_has_the_same_models_file(any_function: str) -> None:
-    reference = (HANDLERS / "order_consumer" / "models.py").read_bytes()
-    assert (HANDLERS / any_function / "models.py").read_bytes() == reference
-
-
-SQS_CONSUMERS = ("order_consumer", "order_fifo_consumer")
-
-
-def test_every_sqs_consumer_has_the_same_retry_backoff_file() -> None:
-    copies = {(HANDLERS / fn / "retry_backoff.py").read_bytes() for fn in SQS_CONSUMERS}
-    assert len(copies) == 1
-
-
-def test_every_function_folder_is_self_contained(any_function: str) -> None:
+def test_every_function_folder_holds_only_its_own_code(any_function: str) -> None:
     folder = HANDLERS / any_function
-    expected = ["app.py", "domain.py", "models.py", "requirements.txt"]
-    if any_function in SQS_CONSUMERS:
-        expected.append("retry_backoff.py")
+    expected = ["app.py", "domain.py", "requirements.txt"]
     assert sorted(p.name for p in folder.iterdir() if p.suffix in (".py", ".txt")) == expected
     assert (folder / "requirements.txt").read_text().split() == ["aws-lambda-powertools==3.37.0"]
+
+
+def test_every_function_uses_the_shared_layer(any_function: str) -> None:
+    topology = yaml.safe_load((REPO / "infra" / "topology.yaml").read_text())
+    assert topology["functions"][any_function]["layers"] == ["shared"]
+    assert (REPO / topology["layers"]["shared"]["code"] / "python" / "eda_events").is_dir()
+
+
+# --- the shared models (eda_events.models) ----------------------------------------------
 
 
 def test_valid_order_parses(models: SimpleNamespace) -> None:
@@ -185,10 +181,6 @@ def test_build_update_sets_fields_and_adds_write_count(models: SimpleNamespace) 
     }
 
 
-# --- per-function domain modules --------------------------------------------------
-
-
-@pytest.mark.parametrize("function", ["order_consumer", "order_fifo_consumer"])
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -197,14 +189,17 @@ def test_build_update_sets_fields_and_adds_write_count(models: SimpleNamespace) 
         ("garbage", "msg-1"),
     ],
 )
-def test_sqs_idempotency_key(domain_of: Any, function: str, body: str, expected: str) -> None:
-    assert domain_of(function).domain.idempotency_key(body, "msg-1") == expected
+def test_sqs_idempotency_key(models: SimpleNamespace, body: str, expected: str) -> None:
+    assert models.idempotency_key(body, "msg-1") == expected
+
+
+# --- per-function domain modules --------------------------------------------------
 
 
 def test_order_consumer_update(domain_of: Any) -> None:
     fn = domain_of("order_consumer")
     order = fn.domain.parse_order_body(json.dumps(valid_order(amount=2.5)))
-    spec = fn.domain.order_update(order, written_at=1700000000.25)
+    spec = fn.models.order_update(order, written_at=1700000000.25)
 
     assert spec["Key"] == {"order_id": "o1"}
     assert spec["UpdateExpression"].endswith(" ADD #write_count :one")
@@ -250,7 +245,7 @@ def test_placed_order_update(domain_of: Any) -> None:
 
     assert payload["event_id"] == "e1"
     assert fn.models.Order(**payload) == order
-    update = fn.domain.placed_order_update(order, written_at=1700000000.0)
+    update = fn.models.order_update(order, written_at=1700000000.0)
     assert update["Key"] == {"order_id": "o1"}
     assert update["ExpressionAttributeValues"][":written_at"] == Decimal("1700000000.0")
 

@@ -1,21 +1,12 @@
-"""The failed-record backoff shared by the SQS consumers (handlers/*/retry_backoff.py)."""
+"""The failed-record backoff the SQS consumers share (layers/shared: eda_events.retry_backoff)."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-SPEC = importlib.util.spec_from_file_location(
-    "retry_backoff_under_test",
-    Path(__file__).resolve().parents[3] / "handlers" / "order_consumer" / "retry_backoff.py",
-)
-assert SPEC is not None and SPEC.loader is not None
-retry_backoff = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(retry_backoff)
+from eda_events import retry_backoff
 
 
 def record(message_id: str, received: int) -> dict[str, Any]:

@@ -239,7 +239,7 @@ def test_workflow_job_shape(workflow: dict[str, Any], job_name: str) -> None:
     assert {"junit.xml", ".sandbox/localstack.log", ".sandbox/envs/**"} <= set(paths)
     (cache,) = _uses(job, "cache")
     assert {".venv", ".sandbox/build", ".sandbox/runtimes"} <= set(cache["with"]["path"].split())
-    for hashed in ("constraints.txt", "pyproject.toml", "handlers/**"):
+    for hashed in ("constraints.txt", "pyproject.toml", "handlers/**", "layers/**"):
         assert hashed in cache["with"]["key"]
 
 

@@ -142,3 +142,55 @@ def test_failed_install_is_not_cached(tmp_path: Path) -> None:
     pip = FakePip()
     Packager(tmp_path / "build", pip=pip).package("fn", code, "python3.13")
     assert len(pip.calls) == 1
+
+
+# --- layers -------------------------------------------------------------------------
+
+
+def make_layer(root: Path, requirements: str = "") -> Path:
+    code = root / "layers" / "common"
+    (code / "python" / "common").mkdir(parents=True)
+    (code / "python" / "common" / "__init__.py").write_text("NAME = 'common'\n")
+    (code / "python" / "common" / "__pycache__").mkdir()
+    (code / "python" / "common" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    (code / "bin").mkdir()
+    (code / "bin" / "tool").write_text("#!/bin/sh\n")  # /opt/bin, on PATH
+    (code / "requirements.txt").write_text(requirements)
+    return code
+
+
+def test_layer_zip_keeps_aws_layout_and_installs_requirements_per_python_version(
+    tmp_path: Path,
+) -> None:
+    pip = FakePip()
+    code = make_layer(tmp_path, "dep==1\n")
+    package = Packager(tmp_path / "build", pip=pip).package_layer(
+        "common", code, ["python3.13", "python3.12"]
+    )
+    with zipfile.ZipFile(package.zip_path) as zf:
+        assert zf.namelist() == [
+            "bin/tool",
+            "python/common/__init__.py",
+            "python/lib/python3.12/site-packages/dep/__init__.py",
+            "python/lib/python3.13/site-packages/dep/__init__.py",
+        ]
+    versions = sorted(call[call.index("--python-version") + 1] for call in pip.calls)
+    assert versions == ["3.12", "3.13"]
+
+
+def test_layer_zip_is_deterministic_and_cached_and_changes_with_its_code(tmp_path: Path) -> None:
+    code = make_layer(tmp_path)
+    first = Packager(tmp_path / "build1").package_layer("common", code, ["python3.13"])
+    for path in code.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    packager = Packager(tmp_path / "build2")
+    second = packager.package_layer("common", code, ["python3.13"])
+    assert (first.code_sha256, first.read()) == (second.code_sha256, second.read())
+    assert packager.package_layer("common", code, ["python3.13"]).zip_path == second.zip_path
+    (code / "python" / "common" / "__init__.py").write_text("NAME = 'changed'\n")
+    assert packager.package_layer("common", code, ["python3.13"]).code_sha256 != first.code_sha256
+
+
+def test_missing_layer_folder_names_the_layer(tmp_path: Path) -> None:
+    with pytest.raises(PackagingError, match=r"^layer common: code folder .* does not exist$"):
+        Packager(tmp_path / "build").package_layer("common", tmp_path / "nope", ["python3.13"])

@@ -300,3 +300,77 @@ def test_relative_file_is_named_as_given(tmp_path: Path, monkeypatch: pytest.Mon
     assert caught.value.problems == [
         "infra/topology.yaml: functions.consumer.timeout: 0 is not between 1 and 900"
     ]
+
+
+# --- layers -------------------------------------------------------------------------
+
+LAYER = {"code": "layers/common", "runtimes": ["python3.12", "python3.13"]}
+
+
+def layered(**changes: Any) -> dict[str, Any]:
+    """BASE with a layer ``common`` that the function ``consumer`` uses, then ``changes``."""
+    base = {"layers": {"common": copy.deepcopy(LAYER)}, "functions/consumer/layers": ["common"]}
+    return edit(**{**base, **changes})
+
+
+def test_a_function_lists_its_layers(tmp_path: Path) -> None:
+    (tmp_path / "handlers" / "consumer").mkdir(parents=True)
+    (tmp_path / "layers" / "common" / "python").mkdir(parents=True)
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(layered()))
+    topology = load_topology(path, base_dir=tmp_path).topology
+    assert topology.functions["consumer"].layers == ["common"]
+    assert topology.layers["common"].runtimes == ["python3.12", "python3.13"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        pytest.param(
+            {"functions/consumer/layers": ["comon"]},
+            "functions.consumer.layers[0]: layer 'comon' is not declared (did you mean 'common'?)",
+            id="unknown-layer",
+        ),
+        pytest.param(
+            {"layers/common/runtimes": ["python3.12"]},
+            "functions.consumer.layers[0]: layer 'common' is not compatible with python3.13 "
+            "(its runtimes: python3.12)",
+            id="incompatible-runtime",
+        ),
+        pytest.param(
+            {"functions/consumer/layers": ["common", "common"]},
+            "functions.consumer.layers[1]: layer 'common' is listed twice",
+            id="listed-twice",
+        ),
+        pytest.param(
+            {"functions/consumer/layers": ["common"] * 6},
+            "functions.consumer.layers: has more than 5 items",
+            id="more-than-five",
+        ),
+        pytest.param(
+            {"layers/common/runtimes": []},
+            "layers.common.runtimes: must not be empty",
+            id="no-runtimes",
+        ),
+        pytest.param(
+            {"layers/common/code": "layers/empty"},
+            "layers.common.code: folder layers/empty has neither python/ nor requirements.txt: "
+            "a Python runtime imports layer code from python/ (under /opt)",
+            id="not-in-aws-layout",
+        ),
+        pytest.param(
+            {"layers/bad name": LAYER},
+            "layers: name 'bad name' is invalid: use 1-48 letters, digits, '-', '_'",
+            id="bad-layer-name",
+        ),
+    ],
+)
+def test_layer_problems(tmp_path: Path, changes: dict[str, Any], expected: str) -> None:
+    (tmp_path / "layers" / "common" / "python").mkdir(parents=True)
+    (tmp_path / "layers" / "empty").mkdir(parents=True)
+    assert problems_of(tmp_path, layered(**changes)) == [expected]
+
+
+def test_missing_layer_folder_is_named(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, layered(**{"layers/common/code": "layers/gone"}))
+    assert problems == [f"layers.common.code: folder layers/gone does not exist (under {tmp_path})"]

@@ -43,8 +43,12 @@ class Context:
     names: Names
     clients: Clients
     packages: Mapping[str, Package]
+    layers: Mapping[str, Package] = field(default_factory=dict)
     # Filled by queue reads and creates, read by references to ``queues.X.url``.
     queue_urls: dict[str, str] = field(default_factory=dict)
+    # The version ARN of each layer as declared: filled by a read that finds it current
+    # or by its publication, read by the functions that use the layer.
+    layer_arns: dict[str, str] = field(default_factory=dict)
     # Current state by resource key, for sub-resources that follow their parent.
     current: dict[tuple[str, str], Any] = field(default_factory=dict)
     wait_timeout: float = 60.0

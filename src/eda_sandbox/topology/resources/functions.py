@@ -48,6 +48,13 @@ class FunctionResource(Resource):
         super().__init__(logical, name)
         self.spec = spec
 
+    def layer_arns(self, ctx: Context) -> list[str]:
+        """The declared layers' current version ARNs, in the function's order."""
+        missing = [n for n in self.spec.layers if n not in ctx.layer_arns]
+        if missing:  # a layer that gets a new version in this run
+            raise UnresolvedReferenceError(f"layers.{missing[0]}.arn")
+        return [ctx.layer_arns[n] for n in self.spec.layers]
+
     def config(self, ctx: Context) -> dict[str, Any]:
         env = {k: ctx.names.resolve(v, ctx.queue_urls) for k, v in self.spec.environment.items()}
         return {
@@ -57,6 +64,7 @@ class FunctionResource(Resource):
             "Timeout": self.spec.timeout,
             "Role": ctx.names.role_arn(self.logical),
             "Environment": {"Variables": env},
+            "Layers": self.layer_arns(ctx),
         }
 
     def read(self, ctx: Context) -> dict[str, Any] | None:
@@ -71,13 +79,17 @@ class FunctionResource(Resource):
             changes.append("code")
         try:
             want = self.config(ctx)
-        except UnresolvedReferenceError:
+        except UnresolvedReferenceError as e:
+            # Refers to a resource created (or a layer version published) in this run;
+            # the update sends the whole configuration once it is known.
             want = {}
-            changes.append("Environment")  # refers to a resource created in this run
+            changes.append("Layers" if str(e).startswith("layers.") else "Environment")
         for key, value in want.items():
             got = have.get(key)
             if key == "Environment":
                 got = {"Variables": (got or {}).get("Variables", {})}
+            elif key == "Layers":
+                got = [layer["Arn"] for layer in got or []]
             if got != value:
                 changes.append(key)
         concurrency = current.get("Concurrency", {}).get("ReservedConcurrentExecutions")

@@ -6,7 +6,6 @@ function timeout, which makes every retry wait a minute or more. Shortening the
 visibility of just the failed records (the usual AWS pattern) retries them after
 ``base * 2**(receive count - 1)`` seconds; the queue's long timeout stays the safety net
 for crashes and timeouts, and ``maxReceiveCount`` still moves a poison record to the DLQ.
-This file is identical in every SQS consumer (a unit test checks it).
 """
 
 from __future__ import annotations
