@@ -31,7 +31,7 @@ def test_each_runtime_has_its_family() -> None:
 
 
 def test_unbuilt_node_runtime_says_how_to_build_it(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeNotProvisionedError, match="eda-sandbox runtimes nodejs20.x"):
+    with pytest.raises(RuntimeNotProvisionedError, match=r"eda-sandbox runtimes nodejs20\.x"):
         runtimes.locate(tmp_path, "nodejs20.x")
 
 
