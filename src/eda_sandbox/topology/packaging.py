@@ -181,6 +181,17 @@ class Packager:
             )
         blob = b"\0".join((b"npm-v1", runtime.encode(), manifest.read_bytes(), lock.read_bytes()))
         key = hashlib.sha256(blob).hexdigest()[:24]
+
+        def fill(staging: Path) -> None:
+            shutil.copy2(manifest, staging / manifest.name)
+            shutil.copy2(lock, staging / lock.name)
+            self.npm(function, [*self.find_npm(), *NPM_CI], staging)
+            (staging / NODE_MODULES).mkdir(exist_ok=True)  # a lock without dependencies
+
+        return self._install_once(key, fill)
+
+    def _install_once(self, key: str, fill: Callable[[Path], None]) -> Path:
+        """``build_dir/deps/<key>``, filled by ``fill(staging)`` unless it exists already."""
         target = self.build_dir / "deps" / key
         with self._lock(key):
             if target.is_dir():
@@ -188,10 +199,8 @@ class Packager:
             target.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{key}-"))
             try:
-                shutil.copy2(manifest, staging / manifest.name)
-                shutil.copy2(lock, staging / lock.name)
-                self.npm(function, [*self.find_npm(), *NPM_CI], staging)
-                (staging / NODE_MODULES).mkdir(exist_ok=True)  # a lock without dependencies
+                fill(staging)
+                # Publish atomically: a half-installed folder is never seen as cached.
                 os.rename(staging, target)
             except OSError:
                 if not target.is_dir():
@@ -208,12 +217,8 @@ class Packager:
         if not requirements:
             return None
         key = self.deps_key(requirements, runtime)
-        target = self.build_dir / "deps" / key
-        with self._lock(key):
-            if target.is_dir():
-                return target
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{key}-"))
+
+        def fill(staging: Path) -> None:
             command = [
                 sys.executable, "-m", "pip", "install", "--target", str(staging),
                 "--only-binary=:all:", "--python-version", runtime.removeprefix("python"),
@@ -223,16 +228,9 @@ class Packager:
             ]  # fmt: skip
             if self.constraints is not None:
                 command += ["-c", str(self.constraints)]
-            try:
-                self.pip(function, command)
-                # Publish atomically: a half-installed folder is never seen as cached.
-                os.rename(staging, target)
-            except OSError:
-                if not target.is_dir():
-                    raise
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-        return target
+            self.pip(function, command)
+
+        return self._install_once(key, fill)
 
     def package(self, function: str, code_dir: Path, runtime: str) -> Package:
         if not code_dir.is_dir():
