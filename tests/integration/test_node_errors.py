@@ -128,3 +128,32 @@ def test_timeout_replaces_the_environment(aws: AwsClients, lambda_create_functio
     resp, after, _ = invoke(aws, fn["FunctionName"])
     assert "FunctionError" not in resp, after
     assert after != before, "the timed-out runtime process was reused"
+
+
+def test_async_failure_reaches_the_on_failure_destination(
+    aws: AwsClients,
+    lambda_create_function: Any,
+    sqs_create_queue: Any,
+    receive_until: Any,
+    correlation_id: str,
+) -> None:
+    """Async invocations, retries and destinations are the executor's, whatever the runtime."""
+    queue = sqs_create_queue()
+    arn = aws.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    fn = lambda_create_function(
+        {"index.js": ERRORS_JS}, runtime="nodejs22.x", handler="index.thrown"
+    )
+    aws.lambda_.put_function_event_invoke_config(
+        FunctionName=fn["FunctionName"],
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": arn["Attributes"]["QueueArn"]}},
+    )
+    aws.lambda_.invoke(
+        FunctionName=fn["FunctionName"],
+        InvocationType="Event",
+        Payload=json.dumps({"marker": correlation_id}).encode(),
+    )
+    record = receive_until(queue, match=correlation_id, timeout=20)[0].parsed
+    assert record["requestContext"]["condition"] == "RetriesExhausted", record
+    assert record["requestPayload"] == {"marker": correlation_id}
+    assert record["responsePayload"]["errorType"] == "OrderError", record

@@ -15,7 +15,7 @@ import pytest
 
 from eda_sandbox.testing import AwsClients, wait_for_log
 
-RUNTIMES = ["nodejs20.x", "nodejs22.x"]
+RUNTIMES = ["nodejs20.x", "nodejs22.x", "nodejs24.x"]
 
 CONTEXT_JS = """
 exports.handler = async (event, context) => ({
@@ -64,7 +64,18 @@ def test_async_handler_gets_the_context(
     assert body["logGroupName"] == f"/aws/lambda/{fn['FunctionName']}"
     assert body["logStreamName"]
     assert 0 < body["remaining"] <= 10_000
-    assert body["waits"] is True
+    # Node 24 dropped the callback members of the context, as on AWS.
+    assert body.get("waits") is (None if runtime == "nodejs24.x" else True)
+
+
+def test_nodejs24_refuses_callback_handlers(aws: AwsClients, lambda_create_function: Any) -> None:
+    fn = lambda_create_function(
+        {"index.js": CALLBACK_JS}, runtime="nodejs24.x", handler="index.waits"
+    )
+    resp, body, _ = invoke(aws, fn["FunctionName"])
+    assert resp["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.CallbackHandlerDeprecated", body
+    assert "removed support for callback-based function handlers" in body["errorMessage"]
 
 
 CALLBACK_JS = """
