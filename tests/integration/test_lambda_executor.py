@@ -264,15 +264,18 @@ def test_runtime_crash_fails_only_that_invocation(
     assert "FunctionError" not in resp, body
 
 
+@pytest.mark.parametrize("runtime", ["nodejs16.x", "java21"])
 def test_unsupported_runtime_fails_the_function_not_the_sandbox(
-    aws: AwsClients, lambda_create_function: Any
+    aws: AwsClients, lambda_create_function: Any, runtime: str
 ) -> None:
     fn = lambda_create_function(
         {"index.js": "exports.handler = async () => 1"},
-        runtime="nodejs20.x",
+        runtime=runtime,
         handler="index.handler",
     )
     assert fn["State"] == "Failed"
-    assert "nodejs20.x" in fn["StateReason"] and "not supported" in fn["StateReason"]
+    reason = fn["StateReason"]
+    assert f"runtime {runtime!r} is not supported" in reason, reason
+    assert "supported: nodejs20.x, nodejs22.x, nodejs24.x, python3.10" in reason, reason
     with pytest.raises(aws.lambda_.exceptions.ResourceConflictException):
         invoke(aws, fn["FunctionName"], {})

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 TOPOLOGY = REPO / "infra" / "topology.yaml"
 FUNCTIONS = ("user_signup_handler", "order_consumer", "order_fifo_consumer", "order_placed_handler")
+NODE_FUNCTIONS = ("event_logger", "signup_consumer")
 
 
 def _sandbox_answers(url: str) -> bool:
@@ -100,6 +101,10 @@ def code_root(tmp_path: Path) -> Path:
     layer = tmp_path / "code" / "layers" / "shared" / "python"
     layer.mkdir(parents=True)
     (layer / "shared_stub.py").write_text("VERSION = 1\n")
+    for fn in NODE_FUNCTIONS:
+        folder = tmp_path / "code" / "handlers" / fn
+        folder.mkdir(parents=True)
+        (folder / "index.js").write_text(f"exports.handler = async () => {fn!r};\n")
     return tmp_path / "code"
 
 
@@ -128,7 +133,7 @@ def test_apply_on_empty_endpoint_creates_everything(engine: Engine, target: Targ
     assert set(out["queues"]) == {
         "EventQueue", "EventQueue-dlq", "EventTopic-lambda-dlq", "OrderQueue.fifo",
         "OrderQueue-dlq.fifo", "OrderPlaced-target-dlq", "user_signup_handler-failures",
-        "order_placed_handler-failures",
+        "order_placed_handler-failures", "SignupQueue", "SignupQueue-dlq",
     }  # fmt: skip
     assert out["queues"]["OrderQueue.fifo"]["arn"].endswith(f":OrderQueue{suffix}.fifo")
     assert out["rules"]["OrderPlaced"]["bus"] == "app-bus"
@@ -146,19 +151,21 @@ def test_apply_on_empty_endpoint_creates_everything(engine: Engine, target: Targ
     assert tags[OWNER_TAG] == engine.names.owner
 
     subs = sns.list_subscriptions_by_topic(TopicArn=out["topics"]["EventTopic"]["arn"])
-    by_protocol = {s["Protocol"]: s["SubscriptionArn"] for s in subs["Subscriptions"]}
-    sqs_sub = sns.get_subscription_attributes(SubscriptionArn=by_protocol["sqs"])["Attributes"]
+    by_endpoint = {s["Endpoint"]: s["SubscriptionArn"] for s in subs["Subscriptions"]}
+    event_queue = by_endpoint[out["queues"]["EventQueue"]["arn"]]
+    sqs_sub = sns.get_subscription_attributes(SubscriptionArn=event_queue)["Attributes"]
     assert sqs_sub["RawMessageDelivery"] == "true"
     assert json.loads(sqs_sub["FilterPolicy"]) == {"event_type": ["order_placed"]}
 
     layer = out["layers"]["shared"]["arn"]
     assert layer.startswith(f"arn:aws:lambda:{target.region}:")
     assert layer.endswith(f":layer:shared{suffix}:1")
-    for fn in FUNCTIONS:
+    for fn in FUNCTIONS + NODE_FUNCTIONS:
         got = lam.get_function(FunctionName=out["functions"][fn]["name"])
         assert got["Configuration"]["State"] == "Active"
         assert got["Tags"][OWNER_TAG] == engine.names.owner
-        assert [x["Arn"] for x in got["Configuration"]["Layers"]] == [layer]
+        layers = [x["Arn"] for x in got["Configuration"].get("Layers", [])]
+        assert layers == ([layer] if fn in FUNCTIONS else [])
     env = lam.get_function_configuration(FunctionName=out["functions"]["order_consumer"]["name"])
     assert env["Environment"]["Variables"]["ORDERS_TABLE"] == out["tables"]["Orders"]["name"]
     mappings = lam.list_event_source_mappings(
@@ -199,7 +206,7 @@ def test_drift_is_repaired(engine: Engine, target: Target) -> None:
     protocols = [
         s["Protocol"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     ]
-    assert sorted(protocols) == ["lambda", "sqs"]
+    assert sorted(protocols) == ["lambda", "lambda", "sqs", "sqs"]
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
         "Attributes"
     ]["VisibilityTimeout"] == str(

@@ -7,9 +7,9 @@ assignment service still decides when environments start, are reused and stop, s
 reuse, concurrency and reserved concurrency behave as LocalStack models them.
 
 One environment is one init process (``init_process.py``, its own process group) plus the
-runtime process it starts (awslambdaric on a per-version runtime environment, see
-``runtimes.py``). The executor binds the init's socket itself and hands it over, so there is
-no port race and the port is known before the process starts.
+runtime process it starts (awslambdaric, or the Node.js bootstrap, on a per-version
+runtime environment, see ``runtimes/``). The executor binds the init's socket itself and
+hands it over, so there is no port race and the port is known before the process starts.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
     def start(self, env_vars: dict[str, str]) -> None:
         self.executor_endpoint.start()
         version = self.function_version
-        rt = runtimes.locate(self.settings.runtimes_dir, version.config.runtime)
+        adapter = runtimes.adapter_for(version.config.runtime)
+        rt = adapter.locate(self.settings.runtimes_dir)
         code = version.config.code
         if code is None:
             raise RuntimeNotSupportedError("function has no code package")
@@ -84,11 +85,13 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
 
         listener = socket.create_server((LOOPBACK, 0))
         self.port = listener.getsockname()[1]
-        env = self._runtime_env(env_vars, rt, code_dir, tmp)
+        env = self._runtime_env(env_vars, adapter, rt, code_dir, tmp)
+        handler = env.get("_HANDLER") or version.config.handler or ""
         env.update(
             {
                 "EDA_INIT_FD": str(listener.fileno()),
-                "EDA_INIT_PYTHON": str(rt.python),
+                "EDA_INIT_PYTHON": str(rt.executable),
+                "EDA_INIT_COMMAND": json.dumps(adapter.command(rt, handler)),
                 "EDA_INIT_TASK_ROOT": code_dir,
                 "EDA_INIT_RECORD": str(self.record),
                 "EDA_INIT_PARENT_PID": str(os.getpid()),
@@ -96,11 +99,12 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 "EDA_INIT_RESULTS": self.settings.lambda_results,
             }
         )
-        zygote = zygotes.ready(self.settings, rt.runtime)
-        if zygote is not None:
-            env["EDA_INIT_ZYGOTE"], env["EDA_INIT_ZYGOTE_MODULES"] = zygote
-        else:
-            zygotes.ensure(self.settings, rt)  # for the next environment
+        if adapter.PREFORKS:
+            zygote = zygotes.ready(self.settings, rt.runtime)
+            if zygote is not None:
+                env["EDA_INIT_ZYGOTE"], env["EDA_INIT_ZYGOTE_MODULES"] = zygote
+            else:
+                zygotes.ensure(self.settings, rt)  # for the next environment
         log = (self.env_dir / "init.log").open("ab")
         try:
             self.proc = subprocess.Popen(
@@ -123,38 +127,29 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         self.executor_endpoint.wait_for_startup()
 
     def _runtime_env(
-        self, env_vars: dict[str, str], rt: runtimes.RuntimeEnv, code_dir: str, tmp: Path
+        self,
+        env_vars: dict[str, str],
+        adapter: runtimes.RuntimeAdapter,
+        rt: runtimes.RuntimeEnv,
+        code_dir: str,
+        tmp: Path,
     ) -> dict[str, str]:
         """The function's environment: what LocalStack passes, adjusted for a host process."""
         env = {k: str(v) for k, v in env_vars.items()}
         self.opt = layers.opt_for(self.settings.layers_dir, self.function_version.config.layers)
-        version = rt.runtime.removeprefix("python")
         env.update(
             {
                 "AWS_LAMBDA_RUNTIME_API": f"{LOOPBACK}:{self.port}",
                 "LAMBDA_TASK_ROOT": code_dir,
-                "LAMBDA_RUNTIME_DIR": str(rt.site_packages),
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{rt.runtime}",
-                # sys.path as on AWS: task root, then layers (/opt), then the runtime's
-                # site-packages (boto3, awslambdaric) appended by site.
-                "PYTHONPATH": os.pathsep.join([code_dir, *self.opt.python_paths(version)]),
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "PATH": os.pathsep.join(
-                    [
-                        str(rt.python.parent),
-                        "/usr/local/bin",
-                        "/usr/bin",
-                        "/bin",
-                        *self.opt.bin_paths(),
-                    ]
-                ),
                 "LANG": "en_US.UTF-8",
                 "TMPDIR": str(tmp),
                 "HOME": str(tmp),
                 "NO_PROXY": "*",
             }
         )
+        # The module path (PYTHONPATH, NODE_PATH), PATH and what else the family sets.
+        env.update(adapter.environment(rt, code_dir, self.opt))
         if not ls_config.LAMBDA_DISABLE_AWS_ENDPOINT_URL:
             env["AWS_ENDPOINT_URL"] = self.settings.endpoint_url
             # DynamoDB in its own process (providers.py): functions call it directly,
@@ -306,8 +301,10 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 "container image functions are not supported by the eda-sandbox process executor"
             )
         settings = load_settings()
-        rt = runtimes.locate(settings.runtimes_dir, function_version.config.runtime)
-        zygotes.ensure(settings, rt)
+        adapter = runtimes.adapter_for(function_version.config.runtime)
+        rt = adapter.locate(settings.runtimes_dir)
+        if adapter.PREFORKS:
+            zygotes.ensure(settings, rt)
         if function_version.config.code:
             function_version.config.code.prepare_for_execution()
         # The merged /opt is built once here, not by the first environment's start.

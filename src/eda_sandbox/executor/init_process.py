@@ -5,7 +5,8 @@ LocalStack downloads at run time and runs inside a container. We need neither: t
 process plays its part for one environment on the host. It
 
 * serves the Lambda Runtime API (``/2018-06-01/runtime/...``) to the function's runtime
-  interface client (awslambdaric, AWS's own), on a socket the executor bound for it;
+  interface client (awslambdaric, AWS's own, or our Node.js bootstrap), on a socket the
+  executor bound for it;
 * speaks LocalStack's executor protocol: it accepts ``POST /invoke`` and reports back to
   ``LOCALSTACK_RUNTIME_ENDPOINT`` with ``status/<id>/ready``, ``invocations/<id>/logs``
   and ``invocations/<id>/response|error`` (see LocalStack's ``executor_endpoint.py``);
@@ -32,6 +33,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 
@@ -50,6 +52,13 @@ else:
         ZygoteUnavailableError,
         shadowed_names,
     )
+
+
+def runtime_command(env: Mapping[str, str]) -> list[str]:
+    """The runtime's command line (``EDA_INIT_COMMAND``, a JSON list: the Node.js bootstrap,
+    or awslambdaric); empty when unset, for awslambdaric on ``EDA_INIT_PYTHON``."""
+    raw = env.get("EDA_INIT_COMMAND", "")
+    return [str(part) for part in json.loads(raw)] if raw else []
 
 
 @dataclass
@@ -74,6 +83,7 @@ class Init:
         self.env_id = env["LOCALSTACK_RUNTIME_ID"]
         self.callback = Callback(env["LOCALSTACK_RUNTIME_ENDPOINT"])
         self.python = env["EDA_INIT_PYTHON"]
+        self.command = runtime_command(env)
         self.task_root = env["EDA_INIT_TASK_ROOT"]
         self.record = env.get("EDA_INIT_RECORD", "")
         self.function = env.get("EDA_INIT_FUNCTION", "")
@@ -111,7 +121,7 @@ class Init:
         self.init_failed = False
         self.init_reported = False
         proc = self.forked(write_fd) or subprocess.Popen(
-            [self.python, "-m", "awslambdaric", self.handler],
+            self.command or [self.python, "-m", "awslambdaric", self.handler],
             cwd=self.task_root,
             env=self.runtime_env,
             stdin=subprocess.DEVNULL,

@@ -16,7 +16,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-SUPPORTED_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13")
+from eda_sandbox.executor.runtimes import RuntimeAdapter
+
+# The runtimes the sandbox's executor serves (all of them AWS runtimes too).
+SUPPORTED_RUNTIMES = tuple(RuntimeAdapter.supported())
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
     2557, 2922, 3288, 3653,
@@ -46,9 +49,8 @@ def between(lo: int, hi: int) -> AfterValidator:
 
 def _runtime(value: str) -> str:
     if value not in SUPPORTED_RUNTIMES:
-        # The sandbox's Lambda executor runs local CPython interpreters only.
         raise ValueError(
-            f"{value!r} is not a supported runtime (only python3.10-python3.13 are accepted)"
+            f"{value!r} is not a supported runtime (one of {', '.join(SUPPORTED_RUNTIMES)})"
         )
     return value
 

@@ -12,6 +12,9 @@ import sys
 from typing import Any
 
 os.environ.update(AWS_ACCESS_KEY_ID="t", AWS_SECRET_ACCESS_KEY="t", AWS_DEFAULT_REGION="us-east-1")
+# moto intercepts AWS's endpoints only: with a sandbox's AWS_ENDPOINT_URL exported (as the
+# Makefile's users do), boto3 would send these cases to the sandbox instead.
+os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3
 from botocore.exceptions import ClientError

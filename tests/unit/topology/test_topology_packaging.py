@@ -194,3 +194,60 @@ def test_layer_zip_is_deterministic_and_cached_and_changes_with_its_code(tmp_pat
 def test_missing_layer_folder_names_the_layer(tmp_path: Path) -> None:
     with pytest.raises(PackagingError, match=r"^layer common: code folder .* does not exist$"):
         Packager(tmp_path / "build").package_layer("common", tmp_path / "nope", ["python3.13"])
+
+
+class FakeNpm:
+    """Stands in for npm ci: records each install and writes node_modules from the lock."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], Path]] = []
+
+    def __call__(self, function: str, command: list[str], cwd: Path) -> None:
+        self.calls.append((command, cwd))
+        assert (cwd / "package-lock.json").is_file()
+        (cwd / "node_modules" / "dep").mkdir(parents=True)
+        (cwd / "node_modules" / "dep" / "index.js").write_text("exports.v = 1;\n")
+        (cwd / "node_modules" / "dep" / "bin").mkdir()
+        (cwd / "node_modules" / "dep" / "bin" / "cli.js").write_text("// kept\n")
+        (cwd / "node_modules" / ".bin").mkdir()
+        (cwd / "node_modules" / ".bin" / "dep").write_text("// npm's link, left out\n")
+
+
+def make_node_function(root: Path, lock: bool = True) -> Path:
+    code = root / "handlers" / "node_fn"
+    (code / "node_modules" / "stale").mkdir(parents=True)  # a developer's npm install
+    (code / "node_modules" / "stale" / "index.js").write_text("")
+    (code / "index.mjs").write_text("export const handler = async () => 1;\n")
+    (code / "package.json").write_text('{"type": "module", "dependencies": {"dep": "1.0.0"}}')
+    if lock:
+        (code / "package-lock.json").write_text('{"lockfileVersion": 3}')
+    return code
+
+
+def test_node_function_gets_npm_ci_node_modules_cached_by_lock(tmp_path: Path) -> None:
+    code = make_node_function(tmp_path)
+    npm = FakeNpm()
+    packager = Packager(tmp_path / "build", npm=npm, find_npm=lambda: ["npm"])
+    first = packager.package("node_fn", code, "nodejs22.x")
+    with zipfile.ZipFile(first.zip_path) as zf:
+        assert zf.namelist() == [
+            "index.mjs",
+            "node_modules/dep/bin/cli.js",
+            "node_modules/dep/index.js",
+            "package-lock.json",
+            "package.json",
+        ]
+    [(command, _cwd)] = npm.calls
+    assert command[:2] == ["npm", "ci"] and "--ignore-scripts" in command
+    assert packager.package("node_fn", code, "nodejs22.x").code_sha256 == first.code_sha256
+    assert len(npm.calls) == 1  # the same lock installs once
+    (code / "package-lock.json").write_text('{"lockfileVersion": 3, "changed": true}')
+    packager.package("node_fn", code, "nodejs22.x")
+    assert len(npm.calls) == 2
+
+
+def test_node_function_without_a_lock_file_is_refused(tmp_path: Path) -> None:
+    code = make_node_function(tmp_path, lock=False)
+    packager = Packager(tmp_path / "build", npm=FakeNpm(), find_npm=lambda: ["npm"])
+    with pytest.raises(PackagingError, match=r"node_fn: .*package-lock.json is missing"):
+        packager.package("node_fn", code, "nodejs22.x")

@@ -104,6 +104,8 @@ def test_reference_topology_is_valid() -> None:
         "order_consumer",
         "order_fifo_consumer",
         "order_placed_handler",
+        "event_logger",
+        "signup_consumer",
     }
     assert loaded.base_dir == REPO
 
@@ -127,9 +129,9 @@ def test_reference_topology_is_valid() -> None:
             id="unknown-field-no-suggestion",
         ),
         pytest.param(
-            {"functions/consumer/runtime": "nodejs20.x"},
-            "functions.consumer.runtime: 'nodejs20.x' is not a supported runtime "
-            "(only python3.10-python3.13 are accepted)",
+            {"functions/consumer/runtime": "nodejs16.x"},
+            "functions.consumer.runtime: 'nodejs16.x' is not a supported runtime (one of "
+            "nodejs20.x, nodejs22.x, nodejs24.x, python3.10, python3.11, python3.12, python3.13)",
             id="unknown-runtime",
         ),
         pytest.param(

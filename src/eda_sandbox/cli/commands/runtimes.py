@@ -15,7 +15,9 @@ from eda_sandbox.executor import runtimes
 def add_parser(sub: Any, name: str) -> None:
     parser = sub.add_parser(name, help="build the local Lambda runtime environments")
     parser.add_argument(
-        "runtime", nargs="*", help="e.g. python3.12 (default: all with an interpreter)"
+        "runtime",
+        nargs="*",
+        help="e.g. python3.12, nodejs22.x (default: every one this machine can build)",
     )
     parser.add_argument("--force", action="store_true")
 
@@ -26,5 +28,5 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         env = runtimes.build(settings.runtimes_dir, runtime, force=args.force)
         took = time.perf_counter() - started
-        console.stderr().print(f"runtime {runtime}: {env.python} ({took:.1f}s)")
+        console.stderr().print(f"runtime {runtime}: {env.executable} ({took:.1f}s)")
     return ExitStatus.SUCCESS
