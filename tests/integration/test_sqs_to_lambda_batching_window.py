@@ -106,13 +106,14 @@ def test_a_batch_size_override_fills_one_batch(
     sqs_create_queue: Any,
     batch_size: int,
 ) -> None:
-    """BatchSize messages sent within the window (5 s) are one invocation."""
+    """BatchSize messages sent within the window (20 s; a full batch goes at once) are one
+    invocation."""
     url, uuid, sizes = _mapping(
         aws,
         lambda_create_function,
         sqs_create_queue,
         BatchSize=batch_size,
-        MaximumBatchingWindowInSeconds=5,
+        MaximumBatchingWindowInSeconds=20,
     )
     try:
         _send(aws, url, batch_size)

@@ -82,9 +82,9 @@ def test_the_cycle_finder_finds_a_circle() -> None:
 
 def test_the_library_does_not_import_the_application() -> None:
     graph = _graph()
-    leaks = {
-        (m, i) for m, deps in graph.items() if m.startswith("eda_sandbox") for i in deps
-    } & {(m, i) for m, deps in graph.items() for i in deps if i.startswith("eda_app")}
+    leaks = {(m, i) for m, deps in graph.items() if m.startswith("eda_sandbox") for i in deps} & {
+        (m, i) for m, deps in graph.items() for i in deps if i.startswith("eda_app")
+    }
     assert not leaks
 
 
