@@ -55,6 +55,28 @@ def extra_target(e2e: Any, aws: AwsClients) -> Iterator[Callable[[str], dict[str
         aws.events.remove_targets(Rule=rule, EventBusName=bus, Ids=added)
 
 
+def _allow_events(action: str, resource: str, rule_arn: str) -> str:
+    """A resource policy that lets rule ``rule_arn`` (only) deliver to ``resource``."""
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": action,
+        "Resource": resource,
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def _allow_invoke(aws: AwsClients, function: str, source_arn: str) -> None:
+    aws.lambda_.add_permission(
+        FunctionName=function,
+        StatementId="eventbridge",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=source_arn,
+    )
+
+
 def _put_order(e2e: Any, aws: AwsClients, correlation_id: str) -> dict[str, Any]:
     order: dict[str, Any] = e2e.order(correlation_id)
     put_events([order], bus_name=e2e.topology["buses"]["app-bus"]["arn"], events_client=aws.events)
@@ -68,6 +90,16 @@ def _dead_letter(e2e: Any, aws: AwsClients, receive_until: Any, cid: str, target
         match=lambda m: cid in m.body and m.message_attributes.get("TARGET_ARN") == target,
         timeout=15,
     )[0]
+
+
+def _expect_dead_letter(
+    e2e: Any, aws: AwsClients, receive_until: Any, cid: str, target: str, code: str
+) -> Any:
+    """Put this test's order, and expect its dead letter for ``target`` with ``code``."""
+    order = _put_order(e2e, aws, cid)
+    letter = _dead_letter(e2e, aws, receive_until, cid, target)
+    _assert_dead_letter(e2e, letter, order, target, code)
+    return letter
 
 
 def _assert_dead_letter(
@@ -111,10 +143,7 @@ def test_function_without_permission_for_eventbridge_is_denied_not_invoked(
 ) -> None:
     fn = lambda_create_function(HANDLER)  # no add_permission for events.amazonaws.com
     target = extra_target(fn["FunctionArn"])["Arn"]
-    order = _put_order(e2e, aws, correlation_id)
-
-    letter = _dead_letter(e2e, aws, receive_until, correlation_id, target)
-    _assert_dead_letter(e2e, letter, order, target, "NO_PERMISSIONS")
+    letter = _expect_dead_letter(e2e, aws, receive_until, correlation_id, target, "NO_PERMISSIONS")
     assert "lambda:InvokeFunction" in letter.message_attributes["ERROR_MESSAGE"]
     # Denied means never invoked: the function has not even a log group.
     groups = aws.client("logs").describe_log_groups(
@@ -133,17 +162,9 @@ def test_permission_for_another_rule_does_not_let_this_rule_invoke(
 ) -> None:
     fn = lambda_create_function(HANDLER)
     rule_arn = e2e.topology["rules"]["OrderPlaced"]["arn"]
-    aws.lambda_.add_permission(
-        FunctionName=fn["FunctionName"],
-        StatementId="other-rule",
-        Action="lambda:InvokeFunction",
-        Principal="events.amazonaws.com",
-        SourceArn=rule_arn + "-other",
-    )
+    _allow_invoke(aws, fn["FunctionName"], rule_arn + "-other")
     target = extra_target(fn["FunctionArn"])["Arn"]
-    order = _put_order(e2e, aws, correlation_id)
-    letter = _dead_letter(e2e, aws, receive_until, correlation_id, target)
-    _assert_dead_letter(e2e, letter, order, target, "NO_PERMISSIONS")
+    _expect_dead_letter(e2e, aws, receive_until, correlation_id, target, "NO_PERMISSIONS")
 
 
 def test_deleted_function_dead_letters(
@@ -155,19 +176,10 @@ def test_deleted_function_dead_letters(
     receive_until: Any,
 ) -> None:
     fn = lambda_create_function(HANDLER)
-    aws.lambda_.add_permission(
-        FunctionName=fn["FunctionName"],
-        StatementId="order-placed",
-        Action="lambda:InvokeFunction",
-        Principal="events.amazonaws.com",
-        SourceArn=e2e.topology["rules"]["OrderPlaced"]["arn"],
-    )
+    _allow_invoke(aws, fn["FunctionName"], e2e.topology["rules"]["OrderPlaced"]["arn"])
     target = extra_target(fn["FunctionArn"])["Arn"]
     aws.lambda_.delete_function(FunctionName=fn["FunctionName"])
-    order = _put_order(e2e, aws, correlation_id)
-
-    letter = _dead_letter(e2e, aws, receive_until, correlation_id, target)
-    _assert_dead_letter(e2e, letter, order, target, "NO_RESOURCE")
+    letter = _expect_dead_letter(e2e, aws, receive_until, correlation_id, target, "NO_RESOURCE")
     assert "Function not found" in letter.message_attributes["ERROR_MESSAGE"]
 
 
@@ -177,9 +189,7 @@ def test_function_that_never_existed_dead_letters(
     account = e2e.topology["rules"]["OrderPlaced"]["arn"].split(":")[4]
     arn = f"arn:aws:lambda:{aws.region}:{account}:function:never-{uuid.uuid4().hex[:8]}"
     target = extra_target(arn)["Arn"]
-    order = _put_order(e2e, aws, correlation_id)
-    letter = _dead_letter(e2e, aws, receive_until, correlation_id, target)
-    _assert_dead_letter(e2e, letter, order, target, "NO_RESOURCE")
+    _expect_dead_letter(e2e, aws, receive_until, correlation_id, target, "NO_RESOURCE")
 
 
 def _queue_arn(aws: AwsClients, url: str) -> str:
@@ -188,20 +198,8 @@ def _queue_arn(aws: AwsClients, url: str) -> str:
 
 
 def _allow_rule(aws: AwsClients, url: str, rule_arn: str) -> None:
-    arn = _queue_arn(aws, url)
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-            }
-        ],
-    }
-    aws.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    policy = _allow_events("sqs:SendMessage", _queue_arn(aws, url), rule_arn)
+    aws.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
 
 
 def test_deleted_queue_dead_letters(
@@ -216,9 +214,7 @@ def test_deleted_queue_dead_letters(
     _allow_rule(aws, url, e2e.topology["rules"]["OrderPlaced"]["arn"])
     target = extra_target(_queue_arn(aws, url))["Arn"]
     aws.sqs.delete_queue(QueueUrl=url)
-    order = _put_order(e2e, aws, correlation_id)
-    letter = _dead_letter(e2e, aws, receive_until, correlation_id, target)
-    _assert_dead_letter(e2e, letter, order, target, "NO_RESOURCE")
+    _expect_dead_letter(e2e, aws, receive_until, correlation_id, target, "NO_RESOURCE")
 
 
 def test_queue_without_a_policy_for_eventbridge_is_denied(
@@ -231,9 +227,7 @@ def test_queue_without_a_policy_for_eventbridge_is_denied(
 ) -> None:
     url = sqs_create_queue()
     target = extra_target(_queue_arn(aws, url))["Arn"]
-    order = _put_order(e2e, aws, correlation_id)
-    letter = _dead_letter(e2e, aws, receive_until, correlation_id, target)
-    _assert_dead_letter(e2e, letter, order, target, "NO_PERMISSIONS")
+    _expect_dead_letter(e2e, aws, receive_until, correlation_id, target, "NO_PERMISSIONS")
     assert aws.sqs.receive_message(QueueUrl=url).get("Messages") is None
 
 
@@ -261,9 +255,7 @@ def test_topic_with_its_default_policy_is_denied(
     topic = sns_create_topic()
     subscriber = _subscribed_queue(aws, sqs_create_queue, topic)
     target = extra_target(topic)["Arn"]
-    order = _put_order(e2e, aws, correlation_id)
-    letter = _dead_letter(e2e, aws, receive_until, correlation_id, target)
-    _assert_dead_letter(e2e, letter, order, target, "NO_PERMISSIONS")
+    letter = _expect_dead_letter(e2e, aws, receive_until, correlation_id, target, "NO_PERMISSIONS")
     assert "sns:Publish" in letter.message_attributes["ERROR_MESSAGE"]
     assert aws.sqs.receive_message(QueueUrl=subscriber).get("Messages") is None
 
@@ -279,21 +271,8 @@ def test_topic_that_allows_the_rule_gets_the_event(
 ) -> None:
     topic = sns_create_topic()
     rule_arn = e2e.topology["rules"]["OrderPlaced"]["arn"]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sns:Publish",
-                "Resource": topic,
-                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-            }
-        ],
-    }
-    aws.sns.set_topic_attributes(
-        TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(policy)
-    )
+    policy = _allow_events("sns:Publish", topic, rule_arn)
+    aws.sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=policy)
     subscriber = _subscribed_queue(aws, sqs_create_queue, topic)
     extra_target(topic)
     order = _put_order(e2e, aws, correlation_id)
@@ -307,6 +286,4 @@ def test_deleted_topic_dead_letters(
     topic = aws.sns.create_topic(Name=f"eb-deleted-{uuid.uuid4().hex[:10]}")["TopicArn"]
     target = extra_target(topic)["Arn"]
     aws.sns.delete_topic(TopicArn=topic)
-    order = _put_order(e2e, aws, correlation_id)
-    letter = _dead_letter(e2e, aws, receive_until, correlation_id, target)
-    _assert_dead_letter(e2e, letter, order, target, "NO_RESOURCE")
+    _expect_dead_letter(e2e, aws, receive_until, correlation_id, target, "NO_RESOURCE")

@@ -118,19 +118,11 @@ class _Recording(delivery.Deliveries):
         super().__init__(send, factor, self.timer)  # type: ignore[arg-type]
         self.dead_letters: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
 
-    def _send_dead_letter(  # type: ignore[override]
-        self,
-        sender: Any,
-        dlq: str,
-        event: dict[str, Any],
-        failure: Failure,
-        condition: str,
-        retries: int,
+    def _send_dead_letter(
+        self, rule_arn: str, dlq: str, event: dict[str, Any], attributes: dict[str, Any]
     ) -> None:
-        attributes = delivery.dead_letter_attributes(
-            sender.rule_arn, sender.target["Arn"], failure, condition, retries
-        )
-        self.dead_letters.append((dlq, event, {k: v["StringValue"] for k, v in attributes.items()}))
+        values = {k: v["StringValue"] for k, v in attributes.items()}
+        self.dead_letters.append((dlq, event, values))
 
 
 def _failing(times: int, error: Exception) -> tuple[delivery.Send, list[dict[str, Any]]]:

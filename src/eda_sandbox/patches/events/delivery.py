@@ -207,7 +207,10 @@ class Deliveries:
         try:
             if reason := denial(dlq, sender.rule_arn):
                 raise TargetAccessDeniedError(reason)
-            self._send_dead_letter(sender, dlq, event, failure, condition, retries)
+            attributes = dead_letter_attributes(
+                sender.rule_arn, sender.target["Arn"], failure, condition, retries
+            )
+            self._send_dead_letter(sender.rule_arn, dlq, event, attributes)
         except (ClientError, TargetAccessDeniedError) as e:
             LOG.warning(
                 "%s; dropped: it could not be sent to the dead-letter queue %s either: %s",
@@ -219,13 +222,7 @@ class Deliveries:
         LOG.warning("%s; sent to the dead-letter queue %s", gave_up, dlq)
 
     def _send_dead_letter(
-        self,
-        sender: Any,
-        dlq: str,
-        event: dict[str, Any],
-        failure: Failure,
-        condition: str,
-        retries: int,
+        self, rule_arn: str, dlq: str, event: dict[str, Any], attributes: dict[str, Any]
     ) -> None:
         from localstack.services.events.utils import to_json_str
         from localstack.utils.aws.arns import sqs_queue_url_for_arn
@@ -233,13 +230,11 @@ class Deliveries:
 
         body = {k: v for k, v in event.items() if k != "event-bus-name"}  # internal only
         self._client(dlq).request_metadata(
-            service_principal=ServicePrincipal.events, source_arn=sender.rule_arn
+            service_principal=ServicePrincipal.events, source_arn=rule_arn
         ).send_message(
             QueueUrl=sqs_queue_url_for_arn(dlq),
             MessageBody=to_json_str(body),
-            MessageAttributes=dead_letter_attributes(
-                sender.rule_arn, sender.target["Arn"], failure, condition, retries
-            ),
+            MessageAttributes=attributes,
         )
 
     def _client(self, queue_arn: str) -> Any:
