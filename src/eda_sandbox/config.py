@@ -30,6 +30,10 @@ DEFAULT_SERVICES: tuple[str, ...] = (
 LOG_LEVELS = ("trace", "debug", "info", "warn", "error")
 GATEWAY_SERVERS = ("eda", "twisted", "hypercorn")
 DYNAMODB_SERVERS = ("process", "inline")
+RETRY_DELAYS = ("compressed", "aws")
+# ``compressed`` divides AWS's retry delays by this: Lambda's async retries after 1 and 2
+# minutes come after 1 and 2 s, and EventBridge's back-off shrinks alike.
+RETRY_COMPRESSION = 60
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,12 @@ class Settings:
     esm_pollers: int = 4
     async_invokers: int = 16
     lambda_starts: int = 2
+    retry_delays: str = "compressed"
+
+    @property
+    def retry_delay_factor(self) -> float:
+        """What AWS's retry delays are multiplied by: 1/60 when compressed, 1 for AWS's own."""
+        return 1.0 if self.retry_delays == "aws" else 1 / RETRY_COMPRESSION
 
     @property
     def pid_file(self) -> Path:
@@ -200,6 +210,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "EDA_SANDBOX_DYNAMODB", dynamodb_server, f"must be one of {', '.join(DYNAMODB_SERVERS)}"
         )
 
+    # Lambda's async retries and EventBridge's target retries: AWS's minutes, or seconds.
+    retry_delays = (env.get("EDA_SANDBOX_RETRY_DELAYS") or "compressed").strip().lower()
+    if retry_delays not in RETRY_DELAYS:
+        raise SettingsError(
+            "EDA_SANDBOX_RETRY_DELAYS", retry_delays, f"must be one of {', '.join(RETRY_DELAYS)}"
+        )
+
     region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1"
     return Settings(
         host=host,
@@ -220,6 +237,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         async_invokers=_count(env, "EDA_SANDBOX_ASYNC_INVOKERS", 16),
         # One start per core at a time: a start is CPU-bound (an interpreter importing).
         lambda_starts=_count(env, "EDA_SANDBOX_LAMBDA_STARTS", max(2, os.cpu_count() or 2)),
+        retry_delays=retry_delays,
         runtimes_override=Path(env["EDA_SANDBOX_RUNTIMES_DIR"]).resolve()
         if env.get("EDA_SANDBOX_RUNTIMES_DIR")
         else None,

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from eda_sandbox.config import load_settings
+from eda_sandbox.executor.runtimes import RuntimeAdapter
 from eda_sandbox.testing import AwsClients, wait_for_log, wait_until
 
 APP = """
@@ -264,18 +265,39 @@ def test_runtime_crash_fails_only_that_invocation(
     assert "FunctionError" not in resp, body
 
 
-@pytest.mark.parametrize("runtime", ["nodejs16.x", "java21"])
-def test_unsupported_runtime_fails_the_function_not_the_sandbox(
+@pytest.mark.parametrize("runtime", ["python3.14", "nodejs16.x", "java21"])
+def test_unsupported_runtime_is_refused_at_create_function(
     aws: AwsClients, lambda_create_function: Any, runtime: str
 ) -> None:
-    fn = lambda_create_function(
-        {"index.js": "exports.handler = async () => 1"},
-        runtime=runtime,
-        handler="index.handler",
-    )
-    assert fn["State"] == "Failed"
-    reason = fn["StateReason"]
-    assert f"runtime {runtime!r} is not supported" in reason, reason
-    assert "supported: nodejs20.x, nodejs22.x, nodejs24.x, python3.10" in reason, reason
-    with pytest.raises(aws.lambda_.exceptions.ResourceConflictException):
-        invoke(aws, fn["FunctionName"], {})
+    """AWS knows these runtimes; the executor does not run them, so CreateFunction says so
+    (before: accepted, then State=Failed and a hint to mount the Docker socket)."""
+    with pytest.raises(aws.lambda_.exceptions.InvalidParameterValueException) as refused:
+        lambda_create_function({"app.py": APP}, runtime=runtime)
+    message = refused.value.response["Error"]["Message"]
+    assert runtime in message and "not supported" in message, message
+    assert all(served in message for served in RuntimeAdapter.supported()), message
+    assert "nodejs22.x" in message and "python3.13" in message, message
+    assert "docker" not in message.lower(), message
+
+
+def test_unsupported_runtime_is_refused_at_update_and_the_function_keeps_its_own(
+    aws: AwsClients, lambda_create_function: Any
+) -> None:
+    fn = lambda_create_function({"app.py": APP})
+    with pytest.raises(aws.lambda_.exceptions.InvalidParameterValueException) as refused:
+        aws.lambda_.update_function_configuration(
+            FunctionName=fn["FunctionName"], Runtime="python3.14"
+        )
+    assert "python3.14" in refused.value.response["Error"]["Message"]
+    config = aws.lambda_.get_function_configuration(FunctionName=fn["FunctionName"])
+    assert (config["Runtime"], config["State"]) == ("python3.12", "Active"), config
+    resp, body = invoke(aws, fn["FunctionName"], {})
+    assert "FunctionError" not in resp, body
+
+
+def test_runtime_aws_does_not_know_keeps_aws_error(
+    aws: AwsClients, lambda_create_function: Any
+) -> None:
+    with pytest.raises(aws.lambda_.exceptions.InvalidParameterValueException) as refused:
+        lambda_create_function({"app.py": APP}, runtime="python9.9")
+    assert "failed to satisfy constraint" in refused.value.response["Error"]["Message"]

@@ -90,6 +90,10 @@ def test_settings_are_frozen() -> None:
             "EDA_SANDBOX_READY_TIMEOUT='-1': must be greater than 0",
         ),
         (
+            {"EDA_SANDBOX_RETRY_DELAYS": "fast"},
+            "EDA_SANDBOX_RETRY_DELAYS='fast': must be one of compressed, aws",
+        ),
+        (
             {"EDA_SANDBOX_SERVICES": "lambda,sqs"},
             "EDA_SANDBOX_SERVICES='lambda,sqs': lambda needs sts, iam, logs too",
         ),
@@ -146,3 +150,16 @@ def test_lambda_starts_default_to_the_cores_and_reach_localstack(
     assert localstack_env(chosen)["EDA_SANDBOX_LAMBDA_STARTS"] == "3"
     with pytest.raises(SettingsError, match="EDA_SANDBOX_LAMBDA_STARTS='0': must be 1 or more"):
         load_settings({"EDA_SANDBOX_LAMBDA_STARTS": "0"})
+
+
+def test_retry_delays_are_compressed_unless_aws_is_asked_for() -> None:
+    from eda_sandbox.emulator.launcher import localstack_env
+
+    compressed = load_settings({})
+    assert (compressed.retry_delays, compressed.retry_delay_factor) == ("compressed", 1 / 60)
+    # LocalStack waits retries x LAMBDA_RETRY_BASE_DELAY seconds; AWS 1 and 2 minutes.
+    assert localstack_env(compressed)["LAMBDA_RETRY_BASE_DELAY"] == "1"
+    aws = load_settings({"EDA_SANDBOX_RETRY_DELAYS": " AWS "})
+    assert (aws.retry_delays, aws.retry_delay_factor) == ("aws", 1.0)
+    env = localstack_env(aws)
+    assert (env["LAMBDA_RETRY_BASE_DELAY"], env["EDA_SANDBOX_RETRY_DELAYS"]) == ("60", "aws")

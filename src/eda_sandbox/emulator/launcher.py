@@ -64,7 +64,10 @@ def localstack_env(settings: Settings) -> dict[str, str]:
             "EDA_SANDBOX_ASYNC_INVOKERS": str(settings.async_invokers),
             "EDA_SANDBOX_LAMBDA_STARTS": str(settings.lambda_starts),
             "LAMBDA_RUNTIME_EXECUTOR": "process",
-            "LAMBDA_RETRY_BASE_DELAY": env.get("LAMBDA_RETRY_BASE_DELAY", "1"),
+            # LocalStack waits retries x this many seconds between async retries; AWS waits
+            # 1 and 2 minutes (EDA_SANDBOX_RETRY_DELAYS=aws).
+            "LAMBDA_RETRY_BASE_DELAY": str(round(60 * settings.retry_delay_factor)),
+            "EDA_SANDBOX_RETRY_DELAYS": settings.retry_delays,
             "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": str(settings.esm_poll_interval),
             "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": str(
                 settings.esm_idle_poll

@@ -6,7 +6,9 @@ an ``on_infra_start`` hook (``localstack.hooks.on_infra_start`` entry points in
 
 - ``gateway``: LocalStack's HTTP gateway (bind host, request parsing and logging);
 - ``internal_calls``: the clients LocalStack's services use to call each other;
-- ``awslambda``: the Lambda service (event source mappings, async invokers, logs, starts);
+- ``awslambda``: the Lambda service (event source mappings, async invokers, logs, starts,
+  the runtimes CreateFunction accepts);
+- ``events``: EventBridge's delivery to rule targets (policies, retries, dead-letter queue);
 - ``moto``: moto's DynamoDB and action lookup;
 - ``gc_freeze``: CPython's garbage collector in LocalStack and the DynamoDB process.
 """

@@ -32,30 +32,6 @@ def test_async_invoker_pool_is_widened(monkeypatch: pytest.MonkeyPatch) -> None:
     poller.invoker_pool.shutdown()
 
 
-class _RecordingSqs:
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.meta = "meta"
-
-    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
-        self.calls.append(kwargs)
-        return {"Messages": []}
-
-
-def test_mappings_without_a_batching_window_long_poll() -> None:
-    from eda_sandbox.patches.awslambda import esm
-
-    client = _RecordingSqs()
-    polling = esm.LongPolling(client)
-    polling.receive_message(QueueUrl="q", WaitTimeSeconds=0, sqs_override_wait_time_seconds=0)
-    polling.receive_message(QueueUrl="q", WaitTimeSeconds=5, sqs_override_wait_time_seconds=5)
-    polling.receive_message(QueueUrl="q", WaitTimeSeconds=20, sqs_override_wait_time_seconds=60)
-
-    assert [c["WaitTimeSeconds"] for c in client.calls] == [esm.LONG_POLL_SECONDS, 5, 20]
-    assert client.calls[0]["QueueUrl"] == "q"
-    assert polling.meta == "meta"  # everything else is the client's own
-
-
 class _Function:
     def __init__(self, reserved: int | None) -> None:
         self.reserved_concurrent_executions = reserved
@@ -139,3 +115,39 @@ def test_a_single_batch_is_invoked_on_the_polling_thread() -> None:
     esm._invoke_groups_concurrently(_Worker(), poller)
     poller.poll_events()
     assert poller.threads == {threading.current_thread().name}
+
+
+class _SlowPoller:
+    """A standard queue's poller: one batch per poll, invoked for 0.1 s."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.polls: list[float] = []
+        self.invoked: list[tuple[float, float]] = []
+
+    def poll_events(self) -> None:
+        with self.lock:
+            self.polls.append(time.monotonic())
+        self.handle_messages([{"MessageId": "m"}])
+
+    def handle_messages(self, messages: list[dict[str, Any]]) -> None:
+        started = time.monotonic()
+        time.sleep(0.1)  # a stand-in for the invocation
+        with self.lock:
+            self.invoked.append((started, time.monotonic()))
+
+
+def test_a_poller_receives_only_when_its_batch_may_run() -> None:
+    """MaximumConcurrency 1: the second poller does not take a batch (keeping it
+    invisible) while the first batch runs; it receives once the first is done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from eda_sandbox.patches.awslambda import esm
+
+    poller = _SlowPoller()
+    esm._invoke_groups_concurrently(_Worker(maximum=1), poller)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda _i: poller.poll_events(), range(2)))
+
+    (first_start, first_end), _ = sorted(poller.invoked)
+    assert sorted(poller.polls)[1] >= first_end, (poller.polls, poller.invoked)

@@ -7,8 +7,8 @@ scale with the backlog. Two measured changes close the gap (bench/RESULTS.md):
 * **Idle pick-up.** LocalStack backs off on an empty queue starting at 1 s (plus 50 %
   jitter) even when the configured maximum is lower, so an event sent to an idle queue
   waited 0.5-16 s. The empty-poll backoff now starts at the configured maximum
-  (``EDA_SANDBOX_ESM_IDLE_POLL``, default 0.1 s), and mappings without a batching
-  window long-poll (``LongPolling``), so an event is picked up as soon as it lands.
+  (``EDA_SANDBOX_ESM_IDLE_POLL``, default 0.1 s), and receives long-poll
+  (``batching.BatchFilling``), so an event is picked up as soon as it lands.
 * **Parallel pollers.** Every SQS mapping gets ``EDA_SANDBOX_ESM_POLLERS`` pollers in
   all (default 4; AWS starts with 5). The extra ones back off to 1 s when idle, so an
   idle sandbox stays cheap, and they join within a second when a backlog appears.
@@ -20,6 +20,12 @@ scale with the backlog. Two measured changes close the gap (bench/RESULTS.md):
   of one group, and each poller invokes its batch's groups in order. With one poller
   a FIFO mapping ran its groups' invocations one after another, and 50 events/s over
   32 groups backed up by seconds (bench/RESULTS.md).
+
+What a client sees stays AWS's: the pollers of a mapping fill one batch at a time up to
+BatchSize within the batching window (``batching.py``, applied with the speed-ups off
+too), and a poller takes a place within the mapping's concurrency (``ScalingConfig``
+maximum, reserved concurrency) before it receives, so parallel pollers neither split a
+batch nor run more invocations at once than AWS would.
 """
 
 from __future__ import annotations
@@ -33,19 +39,19 @@ from localstack.runtime import hooks
 
 from eda_sandbox.config import load_settings
 from eda_sandbox.patches import switch
+from eda_sandbox.patches.awslambda.batching import BatchFilling
 
 LOG = logging.getLogger(__name__)
 _EXTRA_IDLE_BACKOFF = 1.0
-LONG_POLL_SECONDS = 1
 
 
 @hooks.on_infra_start()
 def tune_event_source_mappings(*_args: Any) -> None:
-    if not switch.enabled():
-        return
     from localstack.services.lambda_.event_source_mapping import esm_worker
     from localstack.utils.backoff import ExponentialBackoff
     from localstack.utils.patch import patch
+
+    speedups = switch.enabled()
 
     def backoff(*args: Any, **kwargs: Any) -> ExponentialBackoff:
         # Start at the cap when the cap is lower than the start (LocalStack's own order
@@ -54,23 +60,25 @@ def tune_event_source_mappings(*_args: Any) -> None:
             kwargs["initial_interval"] = min(kwargs["initial_interval"], kwargs["max_interval"])
         return ExponentialBackoff(*args, **kwargs)
 
-    setattr(esm_worker, "ExponentialBackoff", backoff)  # noqa: B010 - a module global
+    if speedups:
+        setattr(esm_worker, "ExponentialBackoff", backoff)  # noqa: B010 - a module global
 
     # Validated by the launcher (Settings), which passes it on to LocalStack.
-    pollers = load_settings().esm_pollers
+    pollers = load_settings().esm_pollers if speedups else 1
 
     @patch(esm_worker.EsmWorker.start)
     def start(fn: Any, self: Any) -> None:
-        fn(self)
         poller: Any = getattr(self, "poller", None)
         if type(poller).__name__ != "SqsPoller":
+            fn(self)
             return
-        if not getattr(poller, "maximum_batching_window", 0) and not isinstance(
-            poller.source_client, LongPolling
-        ):
-            poller.source_client = LongPolling(poller.source_client)
-        if "poll_events" not in vars(poller):
+        # Before LocalStack's poller thread starts: its first receive must fill a batch too.
+        # Always (a fix, not a speed-up): AWS's batching window and BatchSize.
+        if not isinstance(poller.source_client, BatchFilling):
+            poller.source_client = BatchFilling(poller.source_client, poller, self._shutdown_event)
+        if speedups and "poll_events" not in vars(poller):
             _invoke_groups_concurrently(self, poller)
+        fn(self)
         if pollers <= 1:
             return
         # A stop and start within one poll must not leave the old threads running too.
@@ -139,60 +147,51 @@ def _invoke_groups_concurrently(worker: Any, poller: Any) -> None:
         try:
             handle_messages(messages)
         finally:
-            with running:
-                active[0] -= 1
-                running.notify_all()
+            release()
 
-    def logged(messages: list[dict[str, Any]]) -> None:
+    def release() -> None:
+        with running:
+            active[0] -= 1
+            running.notify_all()
+
+    def logged(messages: list[dict[str, Any]], reserved: bool = False) -> None:
         try:
-            limited(messages)
+            if reserved:
+                try:
+                    handle_messages(messages)
+                finally:
+                    release()
+            else:
+                limited(messages)
         except Exception as e:  # noqa: BLE001 - as LocalStack's poller: log and go on
             LOG.warning("Polling or batch processing failed: %s", e)
 
     def poll() -> None:
+        # A poller takes its batch's place before it fills the batch, so no batch is
+        # taken (and kept invisible) that could not run yet.
+        with running:
+            running.wait_for(lambda: active[0] < _concurrency_limit(worker))
+            active[0] += 1
         batches: list[list[dict[str, Any]]] = []
         _deferred.batches = batches
         try:
             poll_events()
         finally:
             _deferred.batches = None
-        if len(batches) <= 1:
-            for messages in batches:
-                logged(messages)
+            if not batches:
+                release()
+        if len(batches) == 1:
+            logged(batches[0], reserved=True)
             return
         if not pool:
             pool.append(ThreadPoolExecutor(_MAX_INVOKES, thread_name_prefix="esm-groups"))
-        for future in [pool[0].submit(logged, messages) for messages in batches]:
+        futures = [pool[0].submit(logged, batches[0], True)]
+        futures += [pool[0].submit(logged, messages) for messages in batches[1:]]
+        for future in futures:
             future.result()
 
     poller.handle_messages = handle
     poller.poll_events = poll
-
-
-class LongPolling:
-    """An SQS client whose zero-wait receives long-poll for ``LONG_POLL_SECONDS``.
-
-    With no batching window LocalStack's poller short-polls (``WaitTimeSeconds=0``) and
-    sleeps between empty polls, so an event waited up to that sleep and every idle
-    mapping made about 26 receives a second, 6 % of LocalStack's CPU with two mappings
-    (measured). AWS long-polls. A long poll returns as soon as one message is there,
-    with whatever else is ready (LocalStack's queues stop blocking after the first), so
-    batches are no smaller and pick-up is immediate; idle pollers block instead of
-    spinning. The wait is short so a stopped mapping's threads end within a second;
-    deleting the queue or stopping LocalStack ends the wait at once. A mapping with a
-    batching window keeps LocalStack's own batching-window receive.
-    """
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def receive_message(self, **kwargs: Any) -> Any:
-        if not kwargs.get("WaitTimeSeconds") and not kwargs.get("sqs_override_wait_time_seconds"):
-            kwargs["WaitTimeSeconds"] = LONG_POLL_SECONDS
-        return self._client.receive_message(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 def _extra_poller(worker: Any, poller: Any, generation: int) -> None:

@@ -1,0 +1,1 @@
+"""Patches to LocalStack's EventBridge service: target delivery as AWS does it."""
