@@ -15,11 +15,14 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import functools
+import gzip
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 _API_LINK = re.compile(r"/API_([A-Za-z0-9]+)\.html")
+_SERVICE_ID = re.compile(r'"serviceId"\s*:\s*"([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -76,15 +79,25 @@ def services_by_id() -> dict[str, str]:
 
     The AWS SDK for JavaScript names its packages and v2 classes after the serviceId
     (``@aws-sdk/client-cloudwatch-logs``, ``AWS.CloudWatchLogs``), so this is how a
-    JavaScript service is found in botocore.
+    JavaScript service is found in botocore. Only the head of each model file is read
+    (the metadata comes first): parsing all of them would take seconds.
     """
+    import botocore
+
     out: dict[str, str] = {}
-    session = _botocore_session()
-    for name in session.get_available_services():
-        out[name] = name
-        model = service_model(name)
-        if model is not None:
-            out.setdefault(re.sub(r"[\s-]", "", model.service_id.lower()), name)
+    data = Path(botocore.__file__).parent / "data"
+    for service in sorted(p for p in data.iterdir() if p.is_dir()):
+        out[service.name] = service.name
+        versions = sorted(v for v in service.iterdir() if v.is_dir())
+        model = next((m for v in reversed(versions) for m in v.glob("service-2.json*")), None)
+        if model is None:
+            continue
+        opener = gzip.open if model.suffix == ".gz" else open
+        with opener(model, "rb") as f:
+            head = f.read(4096).decode("utf-8", "replace")
+        found = _SERVICE_ID.search(head)
+        if found:
+            out.setdefault(re.sub(r"[\s-]", "", found.group(1).lower()), service.name)
     return out
 
 
