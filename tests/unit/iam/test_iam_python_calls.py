@@ -85,6 +85,37 @@ def test_resources_paginators_sessions_and_attributes(tmp_path: Path) -> None:
     ]
 
 
+def test_factories_and_a_resource_s_own_client(tmp_path: Path) -> None:
+    calls = _calls(
+        tmp_path,
+        app="""
+        import os
+        import boto3
+
+        def make():
+            return boto3.client("sns")
+
+        table = boto3.resource("dynamodb").Table(os.environ["TABLE"])
+        make().publish(TopicArn=os.environ["TOPIC_ARN"], Message="m")
+        table.meta.client.batch_get_item(RequestItems={})
+        """,
+    )
+    assert calls == [
+        ("app.py", 8, "sns", "Publish", ("$TOPIC_ARN",)),
+        ("app.py", 9, "dynamodb", "BatchGetItem", ()),
+    ]
+
+
+def test_a_method_chosen_at_run_time_is_unresolved(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(
+        "import boto3\n\nsqs = boto3.client('sqs')\n\ndef f(op):\n    getattr(sqs, op)()\n"
+    )
+    found = find_python_calls([tmp_path])
+    assert [(u.origin.line, u.reason) for u in found.unresolved] == [
+        (6, "a sqs method chosen at run time")
+    ]
+
+
 def test_a_computed_service_is_unresolved_not_skipped(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(
         "import boto3\n\nname = 'sq' + 's'\nclient = boto3.client(name)\nclient.send_message()\n"

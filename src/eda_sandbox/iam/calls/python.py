@@ -60,6 +60,13 @@ class _SubResource:
 
 
 @dataclass(frozen=True)
+class _Meta:
+    """A resource's ``meta``, whose ``client`` is a client of the resource's service."""
+
+    service: str
+
+
+@dataclass(frozen=True)
 class _Paginator:
     service: str
     operation: str
@@ -361,6 +368,10 @@ class _Scope:
                     out.add(_Function(base.name, node.attr))
                 else:
                     out |= self.a.globals[base.name].get(node.attr, set())
+            elif isinstance(base, _ServiceResource | _SubResource) and node.attr == "meta":
+                out.add(_Meta(base.service))
+            elif isinstance(base, _Meta) and node.attr == "client":
+                out.add(_Client(base.service))  # table.meta.client: the resource's own client
         if not out and isinstance(node.value, ast.Name):
             out |= self.a.attrs[self.module].get(node.attr, set())
         return frozenset(out)
@@ -386,9 +397,22 @@ class _Scope:
             method = node.func.attr
             for receiver in self.evaluate(node.func.value):
                 out |= self._method(receiver, method, node, origin)
+        elif isinstance(node.func, ast.Name) and node.func.id == "getattr" and node.args:
+            self._getattr(node, origin)
         for callee in self.evaluate(node.func):
             out |= self._callee(callee, node, origin)
         return frozenset(out)
+
+    def _getattr(self, node: ast.Call, origin: Origin) -> None:
+        """``getattr(client, name)`` with a computed name: a call the check cannot name."""
+        names = self.evaluate(node.args[1]) if len(node.args) > 1 else _NOTHING
+        if names and all(isinstance(v, _Literal) for v in names):
+            return
+        for receiver in self.evaluate(node.args[0]):
+            if isinstance(receiver, _Client | _ServiceResource | _SubResource):
+                self.a._unresolved(
+                    origin, "getattr(...)", f"a {receiver.service} method chosen at run time"
+                )
 
     def _service_arg(self, node: ast.Call) -> Values:
         args = list(node.args[:1]) + [k.value for k in node.keywords if k.arg == "service_name"]
