@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except InvalidTopologyError as e:
         for problem in e.problems:
-            err.print(problem, markup=False)
+            err.print(problem, markup=False, soft_wrap=True)  # one problem, one line
         err.print(f"[red]{len(e.problems)} problem(s); nothing was applied[/]")
         return 2
     if args.command == "check-iam":
