@@ -52,6 +52,22 @@ def test_a_client_passed_to_a_helper_module_is_followed(tmp_path: Path) -> None:
     ]
 
 
+def test_a_layer_s_code_is_read_from_its_python_folder(tmp_path: Path) -> None:
+    function, layer = tmp_path / "fn", tmp_path / "layer" / "python"
+    function.mkdir()
+    layer.mkdir(parents=True)
+    (function / "app.py").write_text(
+        "import boto3\nfrom shared import publish\n\npublish(boto3.client('sns'))\n"
+    )
+    (layer / "shared.py").write_text(
+        "import os\n\ndef publish(sns):\n    sns.publish(TopicArn=os.environ['T'])\n"
+    )
+    found = find_python_calls([function, tmp_path / "layer"])
+    assert [(c.origin.file, c.origin.line, c.operation) for c in found.calls] == [
+        (layer / "shared.py", 4, "Publish")
+    ]
+
+
 def test_resources_paginators_sessions_and_attributes(tmp_path: Path) -> None:
     calls = _calls(
         tmp_path,

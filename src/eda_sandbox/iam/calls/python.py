@@ -145,7 +145,9 @@ class _Analysis:
         self.modules: dict[str, tuple[Path, ast.Module]] = {}
         self.files: list[Path] = []
         self.unresolved: dict[tuple[Path, int, str], Unresolved] = {}
-        for root in roots:
+        for given in roots:
+            # A Lambda layer's Python code sits under python/ (on sys.path as /opt/python).
+            root = given / "python" if (given / "python").is_dir() else given
             for file in python_files(root):
                 self.files.append(file)
                 try:
