@@ -31,6 +31,20 @@ class Given:
 
 
 @dataclass(frozen=True)
+class EnvValue:
+    """While finding calls: the value of an environment variable (``os.environ["X"]``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class LiteralValue:
+    """While finding calls: a string literal in the code."""
+
+    value: str
+
+
+@dataclass(frozen=True)
 class SdkCall:
     """One AWS operation the code makes (or a library helper makes for it)."""
 

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from eda_sandbox.iam.actions import service_model, services_by_id
-from eda_sandbox.iam.calls.base import Found, Given, Origin, SdkCall, Unresolved
+from eda_sandbox.iam.calls.base import (
+    EnvValue,
+    Found,
+    Given,
+    LiteralValue,
+    Origin,
+    SdkCall,
+    Unresolved,
+)
 from eda_sandbox.iam.helpers import NODE_HELPERS
 
 _SUFFIXES = (".js", ".mjs", ".cjs")
@@ -39,16 +47,6 @@ class _Import:
 class _Client:
     service: str
     document: bool = False  # DynamoDB document client: put/get/... names
-
-
-@dataclass(frozen=True)
-class _Env:
-    name: str
-
-
-@dataclass(frozen=True)
-class _Literal:
-    value: str
 
 
 Value = Any
@@ -207,7 +205,7 @@ class _File:
         if kind in ("string", "template_string"):
             text = _string(node)
             if text is not None:
-                return {_Literal(text)}
+                return {LiteralValue(text)}
             return set().union(
                 *(self.evaluate(c) for c in node.children if c.type == "template_substitution")
             )
@@ -254,7 +252,7 @@ class _File:
         if obj is None or key is None:
             return set()
         if _text(obj) == "process.env":
-            return {_Env(key)}
+            return {EnvValue(key)}
         out: set[Value] = set()
         for base in self.evaluate(obj):
             if isinstance(base, _Import):
@@ -269,7 +267,7 @@ class _File:
         given = []
         for arg in args:
             for v in self.evaluate(arg):
-                if isinstance(v, _Env):
+                if isinstance(v, EnvValue):
                     given.append(Given(env=v.name))
         return given
 

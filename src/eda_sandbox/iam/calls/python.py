@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from eda_sandbox.iam.actions import client_methods, service_model
-from eda_sandbox.iam.calls.base import Found, Given, Origin, SdkCall, Unresolved
+from eda_sandbox.iam.calls.base import (
+    EnvValue,
+    Found,
+    Given,
+    LiteralValue,
+    Origin,
+    SdkCall,
+    Unresolved,
+)
 from eda_sandbox.iam.helpers import PYTHON_HELPERS
 
 _SKIP_DIRS = {"__pycache__", "tests", "node_modules", ".venv", "venv"}
@@ -75,16 +83,6 @@ class _Paginator:
 @dataclass(frozen=True)
 class _Session:
     pass
-
-
-@dataclass(frozen=True)
-class _Env:
-    name: str
-
-
-@dataclass(frozen=True)
-class _Literal:
-    value: str
 
 
 @dataclass(frozen=True)
@@ -307,14 +305,16 @@ class _Scope:
         if isinstance(node, ast.Name):
             return self.lookup(node.id)
         if isinstance(node, ast.Constant):
-            return frozenset({_Literal(node.value)}) if isinstance(node.value, str) else _NOTHING
+            return (
+                frozenset({LiteralValue(node.value)}) if isinstance(node.value, str) else _NOTHING
+            )
         if isinstance(node, ast.Attribute):
             return self._attribute(node)
         if isinstance(node, ast.Subscript):
             base = self.evaluate(node.value)
             key = node.slice
             if _Qual("os.environ") in base and isinstance(key, ast.Constant):
-                return frozenset({_Env(str(key.value))})
+                return frozenset({EnvValue(str(key.value))})
             return _NOTHING
         if isinstance(node, ast.Call):
             return self.call(node)
@@ -340,7 +340,7 @@ class _Scope:
                 found |= {
                     v
                     for v in self.evaluate(part)
-                    if not isinstance(v, _Literal) or isinstance(node, ast.BoolOp | ast.IfExp)
+                    if not isinstance(v, LiteralValue) or isinstance(node, ast.BoolOp | ast.IfExp)
                 }
             return frozenset(found)
         if isinstance(node, ast.Dict):
@@ -384,10 +384,12 @@ class _Scope:
         exprs += [(k.arg, k.value) for k in node.keywords]
         for keyword, expr in exprs:
             for value in self.evaluate(expr):
-                if isinstance(value, _Env):
+                if isinstance(value, EnvValue):
                     given.append(Given(env=value.name))
                 elif (
-                    isinstance(value, _Literal) and keyword and keyword.endswith(_RESOURCE_KEYWORD)
+                    isinstance(value, LiteralValue)
+                    and keyword
+                    and keyword.endswith(_RESOURCE_KEYWORD)
                 ):
                     given.append(Given(literal=value.value))
         return given
@@ -408,7 +410,7 @@ class _Scope:
     def _getattr(self, node: ast.Call, origin: Origin) -> None:
         """``getattr(client, name)`` with a computed name: a call the check cannot name."""
         names = self.evaluate(node.args[1]) if len(node.args) > 1 else _NOTHING
-        if names and all(isinstance(v, _Literal) for v in names):
+        if names and all(isinstance(v, LiteralValue) for v in names):
             return
         for receiver in self.evaluate(node.args[0]):
             if isinstance(receiver, _Client | _ServiceResource | _SubResource):
@@ -423,7 +425,7 @@ class _Scope:
     def _new(self, kind: str, node: ast.Call, origin: Origin) -> set[Value]:
         services = self._service_arg(node)
         out: set[Value] = set()
-        literals = [v for v in services if isinstance(v, _Literal)]
+        literals = [v for v in services if isinstance(v, LiteralValue)]
         if len(literals) != len(services) or not literals:
             self.a._unresolved(
                 origin, f"boto3.{kind}(...)", "the service name is not a string literal"
@@ -450,7 +452,7 @@ class _Scope:
             if name in ("os.environ.get", "os.getenv") and node.args:
                 first = node.args[0]
                 if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                    return {_Env(first.value)}
+                    return {EnvValue(first.value)}
             top, _, rest = name.partition(".")
             helper = PYTHON_HELPERS.get((top, rest.rpartition(".")[2] or rest))
             if helper is not None:
@@ -469,9 +471,9 @@ class _Scope:
         given: list[Given] = []
         for expr in exprs:
             for v in self.evaluate(expr):
-                if isinstance(v, _Env):
+                if isinstance(v, EnvValue):
                     given.append(Given(env=v.name))
-                elif isinstance(v, _Literal):
+                elif isinstance(v, LiteralValue):
                     given.append(Given(literal=v.value))
         return given
 
@@ -500,7 +502,7 @@ class _Scope:
                 return {
                     _Paginator(receiver.service, ops[v.value])
                     for v in first
-                    if isinstance(v, _Literal) and v.value in ops
+                    if isinstance(v, LiteralValue) and v.value in ops
                 }
             return set()
         if isinstance(receiver, _Paginator) and method == "paginate":
