@@ -68,6 +68,42 @@ def test_a_layer_s_code_is_read_from_its_python_folder(tmp_path: Path) -> None:
     ]
 
 
+def test_a_client_given_to_a_class_reaches_its_methods(tmp_path: Path) -> None:
+    calls = _calls(
+        tmp_path,
+        app="""
+        import os
+        import boto3
+        from batch import Batch
+
+        batch = Batch(sqs=boto3.client("sqs"), url=os.environ.get("QUEUE_URL", ""))
+
+        def handler(event, context):
+            return batch.process(event)
+        """,
+        batch="""
+        from backoff import shorten
+
+        class Other:
+            def __init__(self, sqs):
+                self.unrelated = sqs
+
+        class Batch:
+            def __init__(self, sqs, url):
+                self.sqs = sqs
+                self.url = url
+
+            def process(self, event):
+                shorten(self.sqs, self.url)
+        """,
+        backoff="""
+        def shorten(sqs, queue_url):
+            sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[])
+        """,
+    )
+    assert calls == [("backoff.py", 2, "sqs", "ChangeMessageVisibilityBatch", ("$QUEUE_URL",))]
+
+
 def test_resources_paginators_sessions_and_attributes(tmp_path: Path) -> None:
     calls = _calls(
         tmp_path,

@@ -93,6 +93,18 @@ class _Module:
 @dataclass(frozen=True)
 class _Function:
     module: str
+    name: str  # a method is Class.method
+
+
+@dataclass(frozen=True)
+class _Class:
+    module: str
+    name: str
+
+
+@dataclass(frozen=True)
+class _Instance:
+    module: str
     name: str
 
 
@@ -162,9 +174,18 @@ class _Analysis:
         self.returns: dict[tuple[str, str], set[Value]] = {}
         self.calls: dict[tuple[Path, int, str, str], SdkCall] = {}
         self.changed = False
+        self.classes: set[tuple[str, str]] = set()
         for name, (_, tree) in self.modules.items():
+            # Methods go by Class.method, so two classes' __init__ stay apart.
+            for top in tree.body:
+                if isinstance(top, ast.ClassDef):
+                    self.classes.add((name, top.name))
+                    for inner in top.body:
+                        if isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
+                            self.functions[(name, f"{top.name}.{inner.name}")] = inner
+            methods = set(self.functions.values())
             for node in ast.walk(tree):
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node not in methods:
                     self.functions.setdefault((name, node.name), node)
 
     # --- bookkeeping ---------------------------------------------------------------
@@ -228,6 +249,8 @@ class _Scope:
             return frozenset(found)
         if (self.module, name) in self.a.functions:
             return frozenset({_Function(self.module, name)})
+        if (self.module, name) in self.a.classes:
+            return frozenset({_Class(self.module, name)})
         return _NOTHING
 
     def bind(self, name: str, values: Iterable[Value]) -> None:
@@ -297,6 +320,8 @@ class _Scope:
             return _Module(dotted)
         if module in self.a.modules and (module, attr) in self.a.functions:
             return _Function(module, attr)
+        if (module, attr) in self.a.classes:
+            return _Class(module, attr)
         return _Qual(dotted)
 
     # --- expressions ---------------------------------------------------------------
@@ -368,6 +393,8 @@ class _Scope:
                     out.add(_Module(sub))
                 elif (base.name, node.attr) in self.a.functions:
                     out.add(_Function(base.name, node.attr))
+                elif (base.name, node.attr) in self.a.classes:
+                    out.add(_Class(base.name, node.attr))
                 else:
                     out |= self.a.globals[base.name].get(node.attr, set())
             elif isinstance(base, _ServiceResource | _SubResource) and node.attr == "meta":
@@ -462,6 +489,11 @@ class _Scope:
             return set()
         if isinstance(callee, _Function):
             return self._local_call(callee, node)
+        if isinstance(callee, _Class):
+            init = _Function(callee.module, f"{callee.name}.__init__")
+            if (init.module, init.name) in self.a.functions:
+                self._local_call(init, node, bound=True)
+            return {_Instance(callee.module, callee.name)}
         return set()
 
     def _helper_given(self, node: ast.Call, keyword: str, position: int | None) -> list[Given]:
@@ -477,11 +509,13 @@ class _Scope:
                     given.append(Given(literal=v.value))
         return given
 
-    def _local_call(self, fn: _Function, node: ast.Call) -> set[Value]:
+    def _local_call(self, fn: _Function, node: ast.Call, bound: bool = False) -> set[Value]:
+        """Bind the call's arguments to the parameters (``bound``: skip ``self``)."""
         key = (fn.module, fn.name)
         definition = self.a.functions[key]
         params = self.a.params.setdefault(key, {})
         names = [a.arg for a in definition.args.posonlyargs + definition.args.args]
+        names = names[1:] if bound else names
         for name, arg in zip(names, node.args, strict=False):
             self.a._add(params, name, self.evaluate(arg))
         known = names + [a.arg for a in definition.args.kwonlyargs]
@@ -491,6 +525,11 @@ class _Scope:
         return set(self.a.returns.get(key, set()))
 
     def _method(self, receiver: Value, method: str, node: ast.Call, origin: Origin) -> set[Value]:
+        if isinstance(receiver, _Instance):
+            bound = _Function(receiver.module, f"{receiver.name}.{method}")
+            if (bound.module, bound.name) in self.a.functions:
+                return self._local_call(bound, node, bound=True)
+            return set()
         if isinstance(receiver, _Client):
             ops = client_methods(receiver.service)
             if method in ops:
