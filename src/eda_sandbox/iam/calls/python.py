@@ -12,12 +12,8 @@ written here.
 from __future__ import annotations
 
 import ast
-import functools
-import os
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from eda_sandbox.iam.actions import client_methods, service_model
 from eda_sandbox.iam.calls.base import (
@@ -29,125 +25,30 @@ from eda_sandbox.iam.calls.base import (
     SdkCall,
     Unresolved,
 )
+from eda_sandbox.iam.calls.python_syntax import calls_in, child_bodies, module_name, python_files
+from eda_sandbox.iam.calls.python_values import (
+    NOTHING,
+    Class,
+    Client,
+    Dynamic,
+    Function,
+    Instance,
+    Meta,
+    Module,
+    Paginator,
+    Qual,
+    ServiceResource,
+    Session,
+    SubResource,
+    Value,
+    Values,
+    resource_model,
+    snake,
+)
 from eda_sandbox.iam.helpers import PYTHON_HELPERS
 
-_SKIP_DIRS = {"__pycache__", "tests", "node_modules", ".venv", "venv"}
 _RESOURCE_KEYWORD = ("Name", "Url", "Arn", "Bucket", "Id")
 _MAX_ROUNDS = 8
-
-
-@dataclass(frozen=True)
-class _Qual:
-    """An imported name, dotted: ``boto3.client``, ``os.environ``."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class _Client:
-    service: str
-
-
-@dataclass(frozen=True)
-class _Dynamic:
-    """A client or resource whose service the code computes."""
-
-    origin: Origin
-
-
-@dataclass(frozen=True)
-class _ServiceResource:
-    service: str
-
-
-@dataclass(frozen=True)
-class _SubResource:
-    service: str
-    type: str
-    given: tuple[Given, ...]
-
-
-@dataclass(frozen=True)
-class _Meta:
-    """A resource's ``meta``, whose ``client`` is a client of the resource's service."""
-
-    service: str
-
-
-@dataclass(frozen=True)
-class _Paginator:
-    service: str
-    operation: str
-
-
-@dataclass(frozen=True)
-class _Session:
-    pass
-
-
-@dataclass(frozen=True)
-class _Module:
-    name: str
-
-
-@dataclass(frozen=True)
-class _Function:
-    module: str
-    name: str  # a method is Class.method
-
-
-@dataclass(frozen=True)
-class _Class:
-    module: str
-    name: str
-
-
-@dataclass(frozen=True)
-class _Instance:
-    module: str
-    name: str
-
-
-Value = Any  # one of the frozen dataclasses above
-Values = frozenset[Value]
-_NOTHING: Values = frozenset()
-
-
-@functools.cache
-def _resource_model(service: str) -> dict[str, Any] | None:
-    import boto3
-    import botocore.loaders
-    from botocore.exceptions import DataNotFoundError
-
-    data = os.path.join(os.path.dirname(boto3.__file__), "data")
-    loader = botocore.loaders.Loader(extra_search_paths=[data])
-    try:
-        model: dict[str, Any] = loader.load_service_model(service, "resources-1")
-    except DataNotFoundError:
-        return None
-    return model
-
-
-def _snake(name: str) -> str:
-    from botocore import xform_name
-
-    result: str = xform_name(name)
-    return result
-
-
-def python_files(root: Path) -> list[Path]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-        out += [Path(dirpath) / f for f in sorted(filenames) if f.endswith(".py")]
-    return out
-
-
-def _module_name(root: Path, file: Path) -> str:
-    parts = file.relative_to(root).with_suffix("").parts
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts)
 
 
 class _Analysis:
@@ -166,7 +67,7 @@ class _Analysis:
                     origin = Origin(file, getattr(e, "lineno", None) or 1)
                     self._unresolved(origin, file.name, f"cannot be parsed: {e}")
                     continue
-                self.modules.setdefault(_module_name(root, file), (file, tree))
+                self.modules.setdefault(module_name(root, file), (file, tree))
         self.globals: dict[str, dict[str, set[Value]]] = {m: {} for m in self.modules}
         self.attrs: dict[str, dict[str, set[Value]]] = {m: {} for m in self.modules}
         self.functions: dict[tuple[str, str], ast.FunctionDef | ast.AsyncFunctionDef] = {}
@@ -248,10 +149,10 @@ class _Scope:
         if found is not None:
             return frozenset(found)
         if (self.module, name) in self.a.functions:
-            return frozenset({_Function(self.module, name)})
+            return frozenset({Function(self.module, name)})
         if (self.module, name) in self.a.classes:
-            return frozenset({_Class(self.module, name)})
-        return _NOTHING
+            return frozenset({Class(self.module, name)})
+        return NOTHING
 
     def bind(self, name: str, values: Iterable[Value]) -> None:
         table = self.locals if self.fn is not None else self.a.globals[self.module]
@@ -293,7 +194,7 @@ class _Scope:
             for alias in stmt.names:
                 self.bind(alias.asname or alias.name, {self._imported(f"{base}.{alias.name}")})
             return
-        for node in _calls_in(stmt):
+        for node in calls_in(stmt):
             self.call(node)
         if isinstance(stmt, ast.Assign):
             values = self.evaluate(stmt.value)
@@ -310,19 +211,19 @@ class _Scope:
             before = len(returned)
             returned.update(self.evaluate(stmt.value))
             self.a.changed |= len(returned) != before
-        for child in _child_bodies(stmt):
+        for child in child_bodies(stmt):
             for inner in child:
                 self.statement(inner)
 
     def _imported(self, dotted: str) -> Value:
         module, _, attr = dotted.rpartition(".")
         if dotted in self.a.modules:
-            return _Module(dotted)
+            return Module(dotted)
         if module in self.a.modules and (module, attr) in self.a.functions:
-            return _Function(module, attr)
+            return Function(module, attr)
         if (module, attr) in self.a.classes:
-            return _Class(module, attr)
-        return _Qual(dotted)
+            return Class(module, attr)
+        return Qual(dotted)
 
     # --- expressions ---------------------------------------------------------------
 
@@ -330,17 +231,15 @@ class _Scope:
         if isinstance(node, ast.Name):
             return self.lookup(node.id)
         if isinstance(node, ast.Constant):
-            return (
-                frozenset({LiteralValue(node.value)}) if isinstance(node.value, str) else _NOTHING
-            )
+            return frozenset({LiteralValue(node.value)}) if isinstance(node.value, str) else NOTHING
         if isinstance(node, ast.Attribute):
             return self._attribute(node)
         if isinstance(node, ast.Subscript):
             base = self.evaluate(node.value)
             key = node.slice
-            if _Qual("os.environ") in base and isinstance(key, ast.Constant):
+            if Qual("os.environ") in base and isinstance(key, ast.Constant):
                 return frozenset({EnvValue(str(key.value))})
-            return _NOTHING
+            return NOTHING
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Await):
@@ -372,35 +271,35 @@ class _Scope:
             return (
                 frozenset().union(*(self.evaluate(v) for v in node.values))
                 if node.values
-                else _NOTHING
+                else NOTHING
             )
         if isinstance(node, ast.List | ast.Tuple | ast.Set):
             return (
-                frozenset().union(*(self.evaluate(v) for v in node.elts)) if node.elts else _NOTHING
+                frozenset().union(*(self.evaluate(v) for v in node.elts)) if node.elts else NOTHING
             )
         if isinstance(node, ast.Starred):
             return self.evaluate(node.value)
-        return _NOTHING
+        return NOTHING
 
     def _attribute(self, node: ast.Attribute) -> Values:
         out: set[Value] = set()
         for base in self.evaluate(node.value):
-            if isinstance(base, _Qual):
-                out.add(_Qual(f"{base.name}.{node.attr}"))
-            elif isinstance(base, _Module):
+            if isinstance(base, Qual):
+                out.add(Qual(f"{base.name}.{node.attr}"))
+            elif isinstance(base, Module):
                 sub = f"{base.name}.{node.attr}"
                 if sub in self.a.modules:
-                    out.add(_Module(sub))
+                    out.add(Module(sub))
                 elif (base.name, node.attr) in self.a.functions:
-                    out.add(_Function(base.name, node.attr))
+                    out.add(Function(base.name, node.attr))
                 elif (base.name, node.attr) in self.a.classes:
-                    out.add(_Class(base.name, node.attr))
+                    out.add(Class(base.name, node.attr))
                 else:
                     out |= self.a.globals[base.name].get(node.attr, set())
-            elif isinstance(base, _ServiceResource | _SubResource) and node.attr == "meta":
-                out.add(_Meta(base.service))
-            elif isinstance(base, _Meta) and node.attr == "client":
-                out.add(_Client(base.service))  # table.meta.client: the resource's own client
+            elif isinstance(base, ServiceResource | SubResource) and node.attr == "meta":
+                out.add(Meta(base.service))
+            elif isinstance(base, Meta) and node.attr == "client":
+                out.add(Client(base.service))  # table.meta.client: the resource's own client
         if not out and isinstance(node.value, ast.Name):
             out |= self.a.attrs[self.module].get(node.attr, set())
         return frozenset(out)
@@ -436,18 +335,18 @@ class _Scope:
 
     def _getattr(self, node: ast.Call, origin: Origin) -> None:
         """``getattr(client, name)`` with a computed name: a call the check cannot name."""
-        names = self.evaluate(node.args[1]) if len(node.args) > 1 else _NOTHING
+        names = self.evaluate(node.args[1]) if len(node.args) > 1 else NOTHING
         if names and all(isinstance(v, LiteralValue) for v in names):
             return
         for receiver in self.evaluate(node.args[0]):
-            if isinstance(receiver, _Client | _ServiceResource | _SubResource):
+            if isinstance(receiver, Client | ServiceResource | SubResource):
                 self.a._unresolved(
                     origin, "getattr(...)", f"a {receiver.service} method chosen at run time"
                 )
 
     def _service_arg(self, node: ast.Call) -> Values:
         args = list(node.args[:1]) + [k.value for k in node.keywords if k.arg == "service_name"]
-        return frozenset().union(*(self.evaluate(a) for a in args)) if args else _NOTHING
+        return frozenset().union(*(self.evaluate(a) for a in args)) if args else NOTHING
 
     def _new(self, kind: str, node: ast.Call, origin: Origin) -> set[Value]:
         services = self._service_arg(node)
@@ -457,25 +356,25 @@ class _Scope:
             self.a._unresolved(
                 origin, f"boto3.{kind}(...)", "the service name is not a string literal"
             )
-            return {_Dynamic(origin)}
+            return {Dynamic(origin)}
         for lit in literals:
             if service_model(lit.value) is None:
                 self.a._unresolved(
                     origin, f"boto3.{kind}({lit.value!r})", "botocore has no such service"
                 )
                 continue
-            out.add(_Client(lit.value) if kind == "client" else _ServiceResource(lit.value))
+            out.add(Client(lit.value) if kind == "client" else ServiceResource(lit.value))
         return out
 
     def _callee(self, callee: Value, node: ast.Call, origin: Origin) -> set[Value]:
-        if isinstance(callee, _Qual):
+        if isinstance(callee, Qual):
             name = callee.name
             if name in ("boto3.client", "boto3.session.Session.client"):
                 return self._new("client", node, origin)
             if name in ("boto3.resource",):
                 return self._new("resource", node, origin)
             if name in ("boto3.Session", "boto3.session.Session"):
-                return {_Session()}
+                return {Session()}
             if name in ("os.environ.get", "os.getenv") and node.args:
                 first = node.args[0]
                 if isinstance(first, ast.Constant) and isinstance(first.value, str):
@@ -487,13 +386,13 @@ class _Scope:
                 for op in helper.operations:
                     self.a._record(origin, helper.service, op, given, helper.name)
             return set()
-        if isinstance(callee, _Function):
+        if isinstance(callee, Function):
             return self._local_call(callee, node)
-        if isinstance(callee, _Class):
-            init = _Function(callee.module, f"{callee.name}.__init__")
+        if isinstance(callee, Class):
+            init = Function(callee.module, f"{callee.name}.__init__")
             if (init.module, init.name) in self.a.functions:
                 self._local_call(init, node, bound=True)
-            return {_Instance(callee.module, callee.name)}
+            return {Instance(callee.module, callee.name)}
         return set()
 
     def _helper_given(self, node: ast.Call, keyword: str, position: int | None) -> list[Given]:
@@ -509,7 +408,7 @@ class _Scope:
                     given.append(Given(literal=v.value))
         return given
 
-    def _local_call(self, fn: _Function, node: ast.Call, bound: bool = False) -> set[Value]:
+    def _local_call(self, fn: Function, node: ast.Call, bound: bool = False) -> set[Value]:
         """Bind the call's arguments to the parameters (``bound``: skip ``self``)."""
         key = (fn.module, fn.name)
         definition = self.a.functions[key]
@@ -525,12 +424,12 @@ class _Scope:
         return set(self.a.returns.get(key, set()))
 
     def _method(self, receiver: Value, method: str, node: ast.Call, origin: Origin) -> set[Value]:
-        if isinstance(receiver, _Instance):
-            bound = _Function(receiver.module, f"{receiver.name}.{method}")
+        if isinstance(receiver, Instance):
+            bound = Function(receiver.module, f"{receiver.name}.{method}")
             if (bound.module, bound.name) in self.a.functions:
                 return self._local_call(bound, node, bound=True)
             return set()
-        if isinstance(receiver, _Client):
+        if isinstance(receiver, Client):
             ops = client_methods(receiver.service)
             if method in ops:
                 self.a._record(
@@ -539,19 +438,19 @@ class _Scope:
             elif method == "get_paginator" and node.args:
                 first = self.evaluate(node.args[0])
                 return {
-                    _Paginator(receiver.service, ops[v.value])
+                    Paginator(receiver.service, ops[v.value])
                     for v in first
                     if isinstance(v, LiteralValue) and v.value in ops
                 }
             return set()
-        if isinstance(receiver, _Paginator) and method == "paginate":
+        if isinstance(receiver, Paginator) and method == "paginate":
             self.a._record(
                 origin, receiver.service, receiver.operation, self._given(node), "boto3 paginator"
             )
             return set()
-        if isinstance(receiver, _Session) and method in ("client", "resource"):
+        if isinstance(receiver, Session) and method in ("client", "resource"):
             return self._new(method, node, origin)
-        if isinstance(receiver, _Dynamic):
+        if isinstance(receiver, Dynamic):
             self.a._unresolved(
                 origin,
                 f".{method}(...)",
@@ -559,28 +458,28 @@ class _Scope:
                 f"(created at line {receiver.origin.line})",
             )
             return set()
-        if isinstance(receiver, _ServiceResource | _SubResource):
+        if isinstance(receiver, ServiceResource | SubResource):
             return self._resource_method(receiver, method, node, origin)
         return set()
 
     def _resource_method(
-        self, receiver: _ServiceResource | _SubResource, method: str, node: ast.Call, origin: Origin
+        self, receiver: ServiceResource | SubResource, method: str, node: ast.Call, origin: Origin
     ) -> set[Value]:
-        model = _resource_model(receiver.service)
+        model = resource_model(receiver.service)
         if model is None:
             return set()
         spec = (
             model["service"]
-            if isinstance(receiver, _ServiceResource)
+            if isinstance(receiver, ServiceResource)
             else model["resources"].get(receiver.type, {})
         )
-        given = list(receiver.given) if isinstance(receiver, _SubResource) else []
+        given = list(receiver.given) if isinstance(receiver, SubResource) else []
         for name in spec.get("has", {}):
             if name == method:
                 target = spec["has"][name].get("resource", {}).get("type", name)
-                return {_SubResource(receiver.service, target, tuple(given + self._given(node)))}
+                return {SubResource(receiver.service, target, tuple(given + self._given(node)))}
         for name, action in spec.get("actions", {}).items():
-            if _snake(name) == method:
+            if snake(name) == method:
                 op = action["request"]["operation"]
                 self.a._record(
                     origin, receiver.service, op, given + self._given(node), "boto3 resource"
@@ -590,34 +489,6 @@ class _Scope:
             # boto3 adds batch_writer to Table outside the resource model.
             self.a._record(origin, "dynamodb", "BatchWriteItem", given, "boto3 resource")
         return set()
-
-
-def _child_bodies(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
-    for field in ("body", "orelse", "finalbody"):
-        value = getattr(stmt, field, None)
-        if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
-            yield value
-    for handler in getattr(stmt, "handlers", []):
-        yield handler.body
-    for case in getattr(stmt, "cases", []):
-        yield case.body
-
-
-def _calls_in(stmt: ast.stmt) -> Iterator[ast.Call]:
-    """Calls in the statement itself, not in the bodies of statements nested in it."""
-    stack: list[ast.AST] = []
-    for field, value in ast.iter_fields(stmt):
-        if field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            continue
-        if isinstance(value, list):
-            stack.extend(v for v in value if isinstance(v, ast.AST))
-        elif isinstance(value, ast.AST):
-            stack.append(value)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Call):
-            yield node
-        stack.extend(ast.iter_child_nodes(node))
 
 
 def find_python_calls(roots: Iterable[Path]) -> Found:
