@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from eda_sandbox.iam.calls.base import Given
 from eda_sandbox.iam.calls.node import find_node_calls
 
 HANDLER = """
@@ -62,6 +63,27 @@ def test_v3_v2_document_client_and_powertools_calls(tmp_path: Path) -> None:
     assert [(u.origin.line, u.reason) for u in found.unresolved] == [
         (25, "the service is computed")
     ]
+
+
+def test_a_client_passed_to_another_file_s_function_is_followed(tmp_path: Path) -> None:
+    (tmp_path / "index.mjs").write_text(
+        'import { SQSClient } from "@aws-sdk/client-sqs";\n'
+        'import { shorten } from "./backoff.mjs";\n'
+        "const URL = process.env.QUEUE_URL ?? '';\n"
+        "export const handler = async () => shorten(new SQSClient({}), URL);\n"
+    )
+    (tmp_path / "backoff.mjs").write_text(
+        'import { ChangeMessageVisibilityBatchCommand } from "@aws-sdk/client-sqs";\n'
+        "export async function shorten(sqs, queueUrl, entries = []) {\n"
+        "  await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl }));\n"
+        "}\n"
+    )
+    [call] = find_node_calls([tmp_path]).calls
+    assert (call.origin.file.name, call.origin.line, call.given) == (
+        "backoff.mjs",
+        3,
+        (Given(env="QUEUE_URL"),),
+    )
 
 
 def test_node_modules_is_not_read(tmp_path: Path) -> None:

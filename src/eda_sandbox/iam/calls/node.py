@@ -123,6 +123,56 @@ class _File:
     def origin(self, node: Any) -> Origin:
         return Origin(self.file, node.start_point[0] + 1)
 
+    def bind(self, files: dict[Path, _File]) -> None:
+        """Give names their values; arguments to another file's functions reach its params."""
+        for node in _walk(self.tree.root_node):
+            if node.type == "import_statement":
+                self._import(node)
+            elif node.type == "variable_declarator":
+                self._declarator(node)
+            elif node.type == "assignment_expression":
+                left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+                if left is not None and left.type == "identifier" and right is not None:
+                    self.names.setdefault(_text(left), set()).update(self.evaluate(right))
+            elif node.type == "call_expression":
+                self._pass_arguments(node, files)
+
+    def _pass_arguments(self, node: Any, files: dict[Path, _File]) -> None:
+        # retryFailedSoon(sqs, SOURCE_QUEUE_URL) from './retry_backoff.mjs': its parameters
+        # get the values, kept with that file's names (flow-insensitive, like the rest).
+        func = node.child_by_field_name("function")
+        if func is None or func.type != "identifier":
+            return
+        for value in self.evaluate(func):
+            if not (isinstance(value, _Import) and value.package.startswith(".")):
+                continue
+            target = files.get((self.file.parent / value.package).resolve())
+            if target is None:
+                continue
+            for param, arg in zip(target.parameters(value.name), self._args(node), strict=False):
+                target.names.setdefault(param, set()).update(self.evaluate(arg))
+
+    def parameters(self, function: str) -> list[str]:
+        """The parameter names of this file's top-level function ``function``."""
+        for node in _walk(self.tree.root_node):
+            if node.type == "function_declaration":
+                name = node.child_by_field_name("name")
+                params = node.child_by_field_name("parameters")
+            elif node.type == "variable_declarator":
+                name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
+                is_arrow = value is not None and value.type in ("arrow_function", "function")
+                params = value.child_by_field_name("parameters") if is_arrow else None
+            else:
+                continue
+            if name is not None and params is not None and _text(name) == function:
+                return [
+                    _text(p.child_by_field_name("left") or p)
+                    if p.type != "identifier"
+                    else _text(p)
+                    for p in params.named_children
+                ]
+        return []
+
     def run(self) -> None:
         if self.tree.root_node.has_error:
             self.found.unresolved.append(
@@ -132,20 +182,6 @@ class _File:
                     "has syntax tree-sitter cannot parse; calls may be missed",
                 )
             )
-        # Twice: a name may be used above the line that gives it its value.
-        for _ in range(2):
-            for node in _walk(self.tree.root_node):
-                if node.type == "import_statement":
-                    self._import(node)
-                elif node.type == "variable_declarator":
-                    self._declarator(node)
-                elif node.type == "assignment_expression":
-                    left, right = (
-                        node.child_by_field_name("left"),
-                        node.child_by_field_name("right"),
-                    )
-                    if left is not None and left.type == "identifier" and right is not None:
-                        self.names.setdefault(_text(left), set()).update(self.evaluate(right))
         for node in _walk(self.tree.root_node):
             if node.type == "new_expression":
                 self._new(node, record=True)
@@ -395,9 +431,16 @@ def find_node_calls(roots: Iterable[Path]) -> Found:
     """Every AWS SDK call (and helper-implied call) in the JavaScript files under ``roots``."""
     found = Found([], [], [])
     calls: dict[tuple[Path, int, str, str], SdkCall] = {}
+    files: dict[Path, _File] = {}
     for root in roots:
         for file in node_files(root):
             found.files.append(file)
-            _File(file, found, calls).run()
+            files[file.resolve()] = _File(file, found, calls)
+    # Three rounds: a name may be used above the line, or the file, that gives its value.
+    for _ in range(3):
+        for parsed in files.values():
+            parsed.bind(files)
+    for parsed in files.values():
+        parsed.run()
     found.calls.extend(calls.values())
     return found
