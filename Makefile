@@ -35,7 +35,7 @@ $(STAMP):
 	@set -e; py=$$(scripts/find-python.sh); \
 	if [ ! -x $(BIN)/python ]; then echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV); fi; \
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
-	  -e '.[emulator,dev,docker]' 2>&1 | grep -v "^WARNING: Location" || true; \
+	  -e '.[emulator,dev,docker,iam]' 2>&1 | grep -v "^WARNING: Location" || true; \
 	$(BIN)/python -c "import localstack, eda_sandbox" ; \
 	rm -f $(VENV)/.installed-*; touch $@
 
@@ -98,10 +98,11 @@ test-unit: install ## unit tests only (no sandbox)
 test-integration: install ## integration suites only
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy, and the IAM check (every role against its function's code)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m eda_sandbox.topology check-iam
 
 bench: install ## pipeline, Lambda and topology benchmarks (sandbox must be up: make up)
 	$(BIN)/python bench/run.py

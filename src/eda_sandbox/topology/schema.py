@@ -194,6 +194,15 @@ class AsyncInvocation(Strict):
 class Permission(Strict):
     actions: list[str] = Field(min_length=1)
     resources: list[str] = Field(min_length=1)
+    # A wildcard in an action or a resource is refused unless it is asked for, with why.
+    allow_wildcard: bool = False
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _reasoned(self) -> Permission:
+        if self.allow_wildcard and not (self.reason or "").strip():
+            raise ValueError("allow_wildcard: true needs a reason")
+        return self
 
 
 class Layer(Strict):

@@ -8,9 +8,11 @@ on-failure queue. Nothing else (no logs:CreateLogGroup: the log group is ours).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from eda_sandbox.topology.naming import Names
 from eda_sandbox.topology.resources.base import (
     Context,
     Resource,
@@ -47,6 +49,48 @@ def _document(value: Any) -> str:
     return canonical(value)
 
 
+def role_policy(
+    names: Names, logical: str, spec: Function, queue_urls: Mapping[str, str]
+) -> dict[str, Any]:
+    """The inline policy of ``logical``'s role (the IAM check reads it from here too)."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "OwnLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"{names.log_group_arn(logical)}:*"],
+        }
+    ]
+    for i, perm in enumerate(spec.permissions):
+        statements.append(
+            {
+                "Sid": f"Declared{i}",
+                "Effect": "Allow",
+                "Action": list(perm.actions),
+                "Resource": [names.resolve(r, queue_urls) for r in perm.resources],
+            }
+        )
+    if spec.sources:
+        statements.append(
+            {
+                "Sid": "ConsumeSourceQueue",
+                "Effect": "Allow",
+                "Action": CONSUME_ACTIONS,
+                "Resource": [names.queue_arn(s.queue) for s in spec.sources],
+            }
+        )
+    if spec.async_invocation is not None and spec.async_invocation.on_failure is not None:
+        statements.append(
+            {
+                "Sid": "OnFailureDestination",
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage"],
+                "Resource": [names.queue_arn(spec.async_invocation.on_failure)],
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 class RoleResource(Resource):
     kind = "role"
     level = 0
@@ -56,43 +100,7 @@ class RoleResource(Resource):
         self.spec = spec
 
     def policy(self, ctx: Context) -> dict[str, Any]:
-        names, spec = ctx.names, self.spec
-        statements: list[dict[str, Any]] = [
-            {
-                "Sid": "OwnLogGroup",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [f"{names.log_group_arn(self.logical)}:*"],
-            }
-        ]
-        for i, perm in enumerate(spec.permissions):
-            statements.append(
-                {
-                    "Sid": f"Declared{i}",
-                    "Effect": "Allow",
-                    "Action": list(perm.actions),
-                    "Resource": [names.resolve(r, ctx.queue_urls) for r in perm.resources],
-                }
-            )
-        if spec.sources:
-            statements.append(
-                {
-                    "Sid": "ConsumeSourceQueue",
-                    "Effect": "Allow",
-                    "Action": CONSUME_ACTIONS,
-                    "Resource": [names.queue_arn(s.queue) for s in spec.sources],
-                }
-            )
-        if spec.async_invocation is not None and spec.async_invocation.on_failure is not None:
-            statements.append(
-                {
-                    "Sid": "OnFailureDestination",
-                    "Effect": "Allow",
-                    "Action": ["sqs:SendMessage"],
-                    "Resource": [names.queue_arn(spec.async_invocation.on_failure)],
-                }
-            )
-        return {"Version": "2012-10-17", "Statement": statements}
+        return role_policy(ctx.names, self.logical, self.spec, ctx.queue_urls)
 
     def read(self, ctx: Context) -> dict[str, Any] | None:
         iam = ctx.clients.iam
