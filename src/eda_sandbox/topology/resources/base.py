@@ -135,3 +135,11 @@ class Resource(ABC):
         """Whether ``destroy`` may delete it: it carries our owner tag (or its parent does)."""
         tags: Mapping[str, str] = current.get("tags", {}) if isinstance(current, dict) else {}
         return tags.get("eda-sandbox:owner") == ctx.names.owner
+
+
+class SpecResource[SpecT](Resource):
+    """A resource declared by one entry of the topology, kept as ``spec``."""
+
+    def __init__(self, logical: str, name: str, spec: SpecT) -> None:
+        super().__init__(logical, name)
+        self.spec = spec

@@ -8,6 +8,7 @@ from typing import Any
 from eda_sandbox.topology.resources.base import (
     Context,
     Resource,
+    SpecResource,
     absent_on,
     canonical,
     missing_tags,
@@ -43,13 +44,9 @@ class BusResource(Resource):
         ctx.clients.events.delete_event_bus(Name=self.name)
 
 
-class RuleResource(Resource):
+class RuleResource(SpecResource[Rule]):
     kind = "rule"
     level = 3
-
-    def __init__(self, logical: str, name: str, spec: Rule) -> None:
-        super().__init__(logical, name)
-        self.spec = spec
 
     def _bus(self, ctx: Context) -> str:
         return ctx.names.bus(self.spec.bus)

@@ -14,6 +14,7 @@ from eda_sandbox.topology.naming import UnresolvedReferenceError
 from eda_sandbox.topology.resources.base import (
     Context,
     Resource,
+    SpecResource,
     absent_on,
     error_code,
     missing_tags,
@@ -40,13 +41,9 @@ def wait_function_ready(ctx: Context, name: str) -> None:
     wait_until(f"function {name} to become Active", probe, ctx.wait_timeout)
 
 
-class FunctionResource(Resource):
+class FunctionResource(SpecResource[Function]):
     kind = "function"
     level = 2
-
-    def __init__(self, logical: str, name: str, spec: Function) -> None:
-        super().__init__(logical, name)
-        self.spec = spec
 
     def layer_arns(self, ctx: Context) -> list[str]:
         """The declared layers' current version ARNs, in the function's order."""

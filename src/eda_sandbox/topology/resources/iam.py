@@ -15,7 +15,7 @@ from urllib.parse import unquote
 from eda_sandbox.topology.naming import Names
 from eda_sandbox.topology.resources.base import (
     Context,
-    Resource,
+    SpecResource,
     absent_on,
     canonical,
     missing_tags,
@@ -91,13 +91,9 @@ def role_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-class RoleResource(Resource):
+class RoleResource(SpecResource[Function]):
     kind = "role"
     level = 0
-
-    def __init__(self, logical: str, name: str, spec: Function) -> None:
-        super().__init__(logical, name)
-        self.spec = spec
 
     def policy(self, ctx: Context) -> dict[str, Any]:
         return role_policy(ctx.names, self.logical, self.spec, ctx.queue_urls)

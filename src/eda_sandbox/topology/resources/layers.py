@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from eda_sandbox.topology.resources.base import Context, Resource, absent_on
+from eda_sandbox.topology.resources.base import Context, SpecResource, absent_on
 from eda_sandbox.topology.schema import Layer
 
 MARKER_RE = re.compile(r"\[eda-sandbox owner=(?P<owner>\S+) sha256=(?P<sha>\S+)\]$")
@@ -24,13 +24,9 @@ def _marker(description: str) -> re.Match[str] | None:
     return MARKER_RE.search(description or "")
 
 
-class LayerResource(Resource):
+class LayerResource(SpecResource[Layer]):
     kind = "layer"
     level = 0
-
-    def __init__(self, logical: str, name: str, spec: Layer) -> None:
-        super().__init__(logical, name)
-        self.spec = spec
 
     def description(self, ctx: Context) -> str:
         sha = ctx.layers[self.logical].code_sha256

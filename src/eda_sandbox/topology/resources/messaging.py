@@ -8,7 +8,7 @@ from typing import Any
 
 from eda_sandbox.topology.resources.base import (
     Context,
-    Resource,
+    SpecResource,
     absent_on,
     canonical,
     missing_tags,
@@ -46,12 +46,11 @@ def _differing(want: dict[str, str], have: dict[str, str]) -> list[str]:
     return [k for k, v in want.items() if not _same(k, v or defaults.get(k, ""), have.get(k))]
 
 
-class QueueResource(Resource):
+class QueueResource(SpecResource[Queue]):
     kind = "queue"
 
     def __init__(self, logical: str, name: str, spec: Queue) -> None:
-        super().__init__(logical, name)
-        self.spec = spec
+        super().__init__(logical, name, spec)
         # A queue with a redrive policy comes after its dead-letter queue.
         self.level = 1 if spec.redrive else 0
 
@@ -137,13 +136,9 @@ class QueueResource(Resource):
         ctx.clients.sqs.delete_queue(QueueUrl=current["url"])
 
 
-class TopicResource(Resource):
+class TopicResource(SpecResource[Topic]):
     kind = "topic"
     level = 0
-
-    def __init__(self, logical: str, name: str, spec: Topic) -> None:
-        super().__init__(logical, name)
-        self.spec = spec
 
     def read(self, ctx: Context) -> dict[str, Any] | None:
         sns, arn = ctx.clients.sns, ctx.names.topic_arn(self.logical)
@@ -190,15 +185,11 @@ class TopicResource(Resource):
         ctx.clients.sns.delete_topic(TopicArn=ctx.names.topic_arn(self.logical))
 
 
-class SubscriptionsResource(Resource):
+class SubscriptionsResource(SpecResource[Topic]):
     """All subscriptions of one of our topics: declared ones converge, others are removed."""
 
     kind = "subscriptions"
     level = 3
-
-    def __init__(self, logical: str, name: str, spec: Topic) -> None:
-        super().__init__(logical, name)
-        self.spec = spec
 
     def desired(self, ctx: Context) -> dict[tuple[str, str], tuple[str, dict[str, str]]]:
         """(protocol, endpoint ARN) -> (label, attributes)."""

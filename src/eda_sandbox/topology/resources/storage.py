@@ -8,6 +8,7 @@ from eda_sandbox.errors import TopologyApplyError
 from eda_sandbox.topology.resources.base import (
     Context,
     Resource,
+    SpecResource,
     absent_on,
     missing_tags,
     tag_list,
@@ -16,13 +17,9 @@ from eda_sandbox.topology.resources.base import (
 from eda_sandbox.topology.schema import Table
 
 
-class TableResource(Resource):
+class TableResource(SpecResource[Table]):
     kind = "table"
     level = 0
-
-    def __init__(self, logical: str, name: str, spec: Table) -> None:
-        super().__init__(logical, name)
-        self.spec = spec
 
     def _keys(self) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         schema = [{"AttributeName": self.spec.partition_key.name, "KeyType": "HASH"}]
