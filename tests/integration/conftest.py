@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from eda_sandbox.config import load_settings
+from eda_sandbox.executor.limits import Capabilities, capabilities
 from eda_sandbox.testing import AwsClients, wait_until
 from eda_sandbox.testing.logs import log_events, recent_lines
 
@@ -219,3 +221,9 @@ class E2E:
 @pytest.fixture
 def e2e(aws: AwsClients, topology: dict[str, Any]) -> E2E:
     return E2E(aws, topology)
+
+
+@pytest.fixture(scope="session")
+def execution_caps() -> Capabilities:
+    """What the embedded sandbox's executor can do on this machine (the same probe)."""
+    return capabilities(load_settings().state_dir)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from eda_sandbox.config import load_settings
+from eda_sandbox.executor.limits import Capabilities
 from eda_sandbox.executor.runtimes import RuntimeAdapter
 from eda_sandbox.testing import AwsClients, wait_for_log, wait_until
 
@@ -130,7 +131,9 @@ def test_init_errors_are_aws_shaped(
         assert body["errorMessage"] == message
 
 
-def test_environment_variables(aws: AwsClients, lambda_create_function: Any) -> None:
+def test_environment_variables(
+    aws: AwsClients, lambda_create_function: Any, execution_caps: Capabilities
+) -> None:
     fn = lambda_create_function({"app.py": APP}, Environment={"Variables": {"GREETING": "hi"}})
     names = [
         "GREETING",
@@ -145,7 +148,11 @@ def test_environment_variables(aws: AwsClients, lambda_create_function: Any) -> 
     _, env = invoke(aws, fn["FunctionName"], {"action": "env", "names": names})
     assert env["GREETING"] == "hi"
     assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
-    assert env["LAMBDA_TASK_ROOT"].endswith("/code")
+    # AWS's path where the sandbox can mount it (root), else the code's host folder.
+    if execution_caps.mounts:
+        assert env["LAMBDA_TASK_ROOT"] == "/var/task"
+    else:
+        assert env["LAMBDA_TASK_ROOT"].endswith("/code")
     assert env["AWS_ENDPOINT_URL"] == aws.endpoint_url
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == fn["FunctionName"]
     assert env["AWS_REGION"] == aws.region

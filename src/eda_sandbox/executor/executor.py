@@ -41,7 +41,7 @@ from localstack.services.lambda_.invocation.runtime_executor import RuntimeExecu
 from eda_sandbox.config import load_settings
 from eda_sandbox.emulator import providers
 from eda_sandbox.errors import RuntimeNotSupportedError
-from eda_sandbox.executor import layers, runtimes, zygotes
+from eda_sandbox.executor import isolation, layers, limits, runtimes, zygotes
 
 LOG = logging.getLogger(__name__)
 INIT_SCRIPT = Path(__file__).with_name("init_process.py")
@@ -69,6 +69,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         # This environment's /opt (layers.py): each runtime reads its own paths from it.
         self.opt = layers.Opt(None)
         self.record = self.settings.envs_dir / f"{id}.json"
+        self.cgroup: limits.MemoryCgroup | None = None
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self, env_vars: dict[str, str]) -> None:
@@ -82,16 +83,24 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         code_dir = str(code.get_unzipped_code_location())
         tmp = self.env_dir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
+        self.opt = layers.opt_for(self.settings.layers_dir, self.function_version.config.layers)
+        handler = env_vars.get("_HANDLER") or version.config.handler or ""
+        command = adapter.command(rt, handler)
+        spec = self._isolation(rt, command, code_dir, tmp)
 
         listener = socket.create_server((LOOPBACK, 0))
         self.port = listener.getsockname()[1]
-        env = self._runtime_env(env_vars, adapter, rt, code_dir, tmp)
-        handler = env.get("_HANDLER") or version.config.handler or ""
+        env = self._runtime_env(env_vars, adapter, rt, code_dir, tmp, spec)
         env.update(
             {
+                "EDA_INIT_ISOLATION": json.dumps(spec),
+                # The init checks the function's files for shadowed modules on the host.
+                "EDA_INIT_HOST_PATH": adapter.environment(rt, code_dir, self.opt).get(
+                    "PYTHONPATH", ""
+                ),
                 "EDA_INIT_FD": str(listener.fileno()),
                 "EDA_INIT_PYTHON": str(rt.executable),
-                "EDA_INIT_COMMAND": json.dumps(adapter.command(rt, handler)),
+                "EDA_INIT_COMMAND": json.dumps(command),
                 "EDA_INIT_TASK_ROOT": code_dir,
                 "EDA_INIT_RECORD": str(self.record),
                 "EDA_INIT_PARENT_PID": str(os.getpid()),
@@ -126,6 +135,32 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         ).start()
         self.executor_endpoint.wait_for_startup()
 
+    def _isolation(
+        self, rt: runtimes.RuntimeEnv, command: list[str], code_dir: str, tmp: Path
+    ) -> dict[str, Any]:
+        """What ``isolation.py`` does in the runtime process: memory cgroup, mount
+        namespace, ulimits and user, as far as this machine allows (``limits.py``)."""
+        caps = limits.capabilities(self.settings.state_dir)
+        cgroup = None
+        if caps.cgroup_root is not None:
+            self.cgroup = limits.MemoryCgroup(caps.cgroup_root, caps.cgroup_v2, self.id)
+            try:
+                cgroup = self.cgroup.create(int(self.function_version.config.memory_size))
+            except OSError as e:
+                LOG.warning("MemorySize not enforced for %s: %s", self.id, e)
+                self.cgroup = None
+        opt = [str(self.opt.root)] if self.opt.root is not None else []
+        # What the runtime reads outside its code and layers: its interpreter's
+        # installation (pyenv's may sit in /root), its venv, the files its command
+        # names (Node's bootstrap) and the sandbox's state.
+        interpreter = rt.executable.resolve().parent.parent
+        named = [str(Path(a).parent) for a in command if a.startswith("/") and Path(a).exists()]
+        runtime = [str(interpreter), str(rt.executable.parent), str(rt.library), *named]
+        keep = [*runtime, str(self.settings.state_dir), code_dir, *opt]
+        return limits.isolation_spec(
+            caps, cgroup=cgroup, code_dir=code_dir, layers=opt, tmp=tmp, keep=keep
+        )
+
     def _runtime_env(
         self,
         env_vars: dict[str, str],
@@ -133,10 +168,15 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         rt: runtimes.RuntimeEnv,
         code_dir: str,
         tmp: Path,
+        spec: dict[str, Any],
     ) -> dict[str, str]:
-        """The function's environment: what LocalStack passes, adjusted for a host process."""
+        """The function's environment: what LocalStack passes, adjusted for a host process.
+        In a mount namespace the paths are AWS's (/var/task, /opt, /tmp)."""
         env = {k: str(v) for k, v in env_vars.items()}
-        self.opt = layers.opt_for(self.settings.layers_dir, self.function_version.config.layers)
+        opt = self.opt
+        if spec.get("mounts"):
+            code_dir, tmp = isolation.TASK_ROOT, Path(isolation.TMP)
+            opt = layers.Opt(Path(isolation.LAYERS_ROOT) if opt.root is not None else None)
         env.update(
             {
                 "AWS_LAMBDA_RUNTIME_API": f"{LOOPBACK}:{self.port}",
@@ -149,7 +189,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             }
         )
         # The module path (PYTHONPATH, NODE_PATH), PATH and what else the family sets.
-        env.update(adapter.environment(rt, code_dir, self.opt))
+        env.update(adapter.environment(rt, code_dir, opt))
         if not ls_config.LAMBDA_DISABLE_AWS_ENDPOINT_URL:
             env["AWS_ENDPOINT_URL"] = self.settings.endpoint_url
             # DynamoDB in its own process (providers.py): functions call it directly,
@@ -193,6 +233,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 pass
         self._kill_recorded_groups()
+        if self.cgroup is not None:
+            self.cgroup.remove()
         if self.conn is not None:
             self.conn.close()
         try:

@@ -14,6 +14,11 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 API = "/2018-06-01/runtime"
+# What RAPI answers a runtime's oversized response (rendering.RenderRequestEntityTooLarge).
+RUNTIME_TOO_LARGE_REPLY = (
+    b'{"errorMessage": "Exceeded maximum allowed payload size (6291556 bytes).", '
+    b'"errorType": "RequestEntityTooLarge"}'
+)
 
 
 class _Invocation(Protocol):
@@ -36,6 +41,7 @@ class InitLike(Protocol):
     def accept(self, body: dict[str, str]) -> _Invocation: ...
     def next_invocation(self) -> _Invocation | None: ...
     def init_error(self, body: bytes) -> None: ...
+    def oversized_response(self, data: bytes) -> bytes | None: ...
     def finish(
         self, inv: _Invocation, body: bytes, *, error: bool, extra_log: str = ""
     ) -> None: ...
@@ -186,6 +192,13 @@ def make_handler(init: InitLike) -> type[BaseHTTPRequestHandler]:
             elif path.startswith(f"{API}/invocation/") and path.endswith(("/response", "/error")):
                 request_id = path.split("/")[-2]
                 current = init.current
+                too_large = init.oversized_response(data) if path.endswith("/response") else None
+                if too_large is not None:
+                    # As RAPI: the runtime is told 413, the invoke gets AWS's error.
+                    self.reply(413, RUNTIME_TOO_LARGE_REPLY, {"Content-Type": "application/json"})
+                    if current is not None and current.request_id == request_id:
+                        init.finish(current, too_large, error=True)
+                    return
                 self.reply(202)
                 if current is not None and current.request_id == request_id:
                     init.finish(current, data, error=path.endswith("/error"))

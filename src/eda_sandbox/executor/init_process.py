@@ -36,20 +36,26 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
+from typing import Any
 
 if not __package__:  # run as a script with -I -S: import the sibling module directly
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import init_limits  # type: ignore[import-not-found,unused-ignore]
+    import isolation  # type: ignore[import-not-found,unused-ignore]
     from init_http import Callback, make_handler  # type: ignore[import-not-found,unused-ignore]
     from zygote_client import (  # type: ignore[import-not-found,unused-ignore]
         ForkedRuntime,
         ZygoteUnavailableError,
+        inherited_kb,
         shadowed_names,
     )
 else:
+    from eda_sandbox.executor import init_limits, isolation
     from eda_sandbox.executor.init_http import Callback, make_handler
     from eda_sandbox.executor.zygote_client import (
         ForkedRuntime,
         ZygoteUnavailableError,
+        inherited_kb,
         shadowed_names,
     )
 
@@ -97,6 +103,13 @@ class Init:
         self.handler = env.get("_HANDLER", "")
         self.zygote = env.get("EDA_INIT_ZYGOTE", "")
         self.zygote_modules = env.get("EDA_INIT_ZYGOTE_MODULES", "")
+        # AWS's limits and paths for the runtime process (isolation.py, limits.py).
+        self.isolation: dict[str, Any] = json.loads(env.get("EDA_INIT_ISOLATION") or "{}")
+        self.cgroup: str | None = self.isolation.get("cgroup")
+        self.oom_baseline = 0
+        # Where the init finds the code and layers (the runtime may see /var/task, /opt).
+        self.host_path = env.get("EDA_INIT_HOST_PATH")
+        self.provisioned = env.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency"
         self.runtime_env = {k: v for k, v in env.items() if not k.startswith("EDA_INIT_")}
         self.cond = threading.Condition()
         self.pending: Invocation | None = None
@@ -120,16 +133,8 @@ class Init:
         self.init_duration = None
         self.init_failed = False
         self.init_reported = False
-        proc = self.forked(write_fd) or subprocess.Popen(
-            self.command or [self.python, "-m", "awslambdaric", self.handler],
-            cwd=self.task_root,
-            env=self.runtime_env,
-            stdin=subprocess.DEVNULL,
-            stdout=write_fd,
-            stderr=write_fd,
-            # Its own group, so a timeout kills the runtime and anything it spawned.
-            process_group=0,
-        )
+        self.oom_baseline = init_limits.oom_kills(self.cgroup)
+        proc = self.forked(write_fd) or self.spawned(write_fd)
         os.close(write_fd)
         self.runtime = proc
         self.log_fd = read_fd
@@ -137,19 +142,42 @@ class Init:
         threading.Thread(target=self.pump_logs, args=(read_fd,), daemon=True).start()
         threading.Thread(target=self.watch_runtime, args=(proc,), daemon=True).start()
 
+    def spawned(self, out_fd: int) -> subprocess.Popen[bytes]:
+        """A runtime started plainly, with the whole MemorySize."""
+        init_limits.set_memory_limit(self.cgroup, int(self.memory))
+        proc: subprocess.Popen[bytes] = init_limits.spawn(
+            self.command or [self.python, "-m", "awslambdaric", self.handler],
+            self.isolation,
+            cwd=self.task_root,
+            env=self.runtime_env,
+            stdin=subprocess.DEVNULL,
+            stdout=out_fd,
+            stderr=out_fd,
+            # Its own group, so a timeout kills the runtime and anything it spawned.
+            process_group=0,
+        )
+        return proc
+
     def forked(self, out_fd: int) -> ForkedRuntime | None:
         """A runtime forked from the preloaded zygote, when that is safe; else None."""
         if not self.zygote:
             return None
         path = [p for p in self.runtime_env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        host_path = self.host_path.split(os.pathsep) if self.host_path is not None else path
         try:
-            shadowed = shadowed_names(self.zygote_modules, [self.task_root, *path])
+            shadowed = shadowed_names(self.zygote_modules, [self.task_root, *host_path])
             if shadowed:
                 print(f"zygote skipped: the function ships {sorted(shadowed)}", flush=True)
                 self.zygote = ""
                 return None
             argv = ["awslambdaric", self.handler]
-            return ForkedRuntime(self.zygote, argv, self.task_root, self.runtime_env, path, out_fd)
+            cwd = self.isolation.get("cwd", self.task_root)
+            init_limits.set_memory_limit(
+                self.cgroup, int(self.memory), inherited_kb(self.zygote_modules)
+            )
+            return ForkedRuntime(
+                self.zygote, argv, cwd, self.runtime_env, path, out_fd, self.isolation
+            )
         except ZygoteUnavailableError as e:
             print(f"zygote unavailable, starting the runtime plainly: {e}", flush=True)
             return None
@@ -198,11 +226,12 @@ class Init:
             inv = self.current or (self.pending if self.ready_sent else None)
         if inv is not None and not self.stopping:
             self.drain(self.log_fd)
-            status = f"signal: {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+            oom = init_limits.oom_kills(self.cgroup) > self.oom_baseline
+            error_type, status = init_limits.exit_error(code, oom)
             msg = f"RequestId: {inv.request_id} Error: Runtime exited with error: {status}"
             self.finish(
                 inv,
-                json.dumps({"errorType": "Runtime.ExitError", "errorMessage": msg}).encode(),
+                json.dumps({"errorType": error_type, "errorMessage": msg}).encode(),
                 error=True,
                 extra_log=msg,
             )
@@ -275,13 +304,30 @@ class Init:
                 print(f"could not report ready to LocalStack: {e}", flush=True)
 
     def init_error(self, body: bytes) -> None:
-        """The handler failed to load. AWS reports it on the invoke and re-runs init next time."""
+        """The handler failed to load. AWS reports it on the invoke and re-runs init next
+        time; an environment started ahead of any invoke fails to start instead."""
         with self.cond:
             self.init_failed = True
             inv = self.pending or self.current
+            if inv is None and self.start_failed(body):
+                return
             self.send_ready()
         if inv is not None:
             self.finish(inv, body, error=True)
+
+    def start_failed(self, body: bytes) -> bool:
+        """Report a failed init through the executor protocol (``status/<id>/error``), as
+        LocalStack's own init does, so provisioned concurrency ends FAILED with
+        FUNCTION_ERROR_INIT_FAILURE. Only for provisioned environments: an on-demand one
+        is started for an invoke, which gets the error, with the init's logs, as on AWS."""
+        if not self.provisioned or self.ready_sent:
+            return False
+        self.ready_sent = True  # LocalStack stops this environment now
+        try:
+            self.callback.post(f"/status/{self.env_id}/error", body)
+        except (OSError, http.client.HTTPException) as e:
+            print(f"could not report the failed init to LocalStack: {e}", flush=True)
+        return True
 
     def finish(self, inv: Invocation, body: bytes, *, error: bool, extra_log: str = "") -> None:
         with self.cond:
@@ -303,6 +349,7 @@ class Init:
         if self.init_duration is not None and not self.init_reported:
             init = f"\tInit Duration: {self.init_duration:.2f} ms"
             self.init_reported = True
+        output = init_limits.split_long_lines(output)
         lines = [f"START RequestId: {inv.request_id} Version: {self.version}\n", output]
         if output and not output.endswith("\n"):
             lines.append("\n")
@@ -325,10 +372,16 @@ class Init:
         kind = "error" if error else "response"
         self.callback.post(f"/invocations/{inv.request_id}/{kind}", body)
 
+    def oversized_response(self, data: bytes) -> bytes | None:
+        """AWS's error for a response over the synchronous limit, or None when it fits."""
+        error: bytes | None = init_limits.response_too_large(len(data))
+        return error
+
     def max_memory_mb(self) -> int:
         proc = self.runtime
         if proc is None:
-            return 0
+            peak: int = init_limits.peak_memory_mb(self.cgroup)  # killed: the cgroup knows
+            return peak
         try:
             with open(f"/proc/{proc.pid}/status") as f:
                 for line in f:
@@ -359,6 +412,8 @@ class Init:
 
 def main() -> int:
     init = Init()
+    # AWS's ulimits for every runtime the init starts (a zygote child sets its own).
+    isolation.set_rlimits(init.isolation.get("rlimits", {}))
     sock = socket.socket(fileno=int(os.environ["EDA_INIT_FD"]))
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(init), bind_and_activate=False)
     server.socket.close()

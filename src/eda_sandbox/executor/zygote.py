@@ -67,7 +67,20 @@ def preload() -> dict[str, object]:
         if location and os.path.basename(location).startswith("__init__."):
             location = os.path.dirname(location)
         prints[name] = fingerprint(location) if location else None
-    return {"names": names, "fingerprints": prints}
+    return {"names": names, "fingerprints": prints, "inherited_kb": _anonymous_kb()}
+
+
+def _anonymous_kb() -> int:
+    """This process's anonymous memory, which every forked child maps without being
+    charged for it in its own memory cgroup (the init takes it off the limit)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _sibling(name: str) -> Any:
@@ -94,6 +107,7 @@ def become_runtime(request: dict[str, object], out_fd: int) -> None:
     os.dup2(out_fd, 2)
     os.close(out_fd)
     os.close(null)
+    isolate(request.get("isolation"))
     import io
 
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
@@ -127,7 +141,25 @@ def become_runtime(request: dict[str, object], out_fd: int) -> None:
     os._exit(code)
 
 
+_ISOLATION: Any = None
+
+
+def isolate(spec: object) -> None:
+    """AWS's limits and paths (``isolation.py``), before anything of the function runs;
+    a child that cannot have them exits as a plain start would."""
+    if not spec:
+        return
+    try:
+        _ISOLATION.apply(spec)
+    except OSError as e:
+        os.write(2, f"eda-sandbox: cannot set up the execution environment: {e}\n".encode())
+        os._exit(126)
+
+
 def serve(path: str, modules_file: str, parent: int) -> None:
+    global _ISOLATION
+    _ISOLATION = _sibling("isolation")
+    _ISOLATION.preload()  # ctypes, so a forked child mounts without importing it
     preloaded = preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if os.path.exists(path):

@@ -12,6 +12,7 @@ import os
 import select
 import socket
 from pathlib import Path
+from typing import Any
 
 
 class ZygoteUnavailableError(OSError):
@@ -80,15 +81,25 @@ def shadowed_names(modules_file: str, search_path: list[str]) -> set[str]:
     return shadowed
 
 
+def inherited_kb(modules_file: str) -> int:
+    """The zygote's anonymous memory, which a forked runtime maps from the start."""
+    try:
+        return int(json.loads(Path(modules_file).read_text()).get("inherited_kb", 0))
+    except (OSError, ValueError, TypeError):
+        return 0
+
+
 class ForkedRuntime:
     def __init__(
         self, zygote: str, argv: list[str], cwd: str, env: dict[str, str], path: list[str],
-        out_fd: int,
+        out_fd: int, isolation: dict[str, Any] | None = None,
     ) -> None:  # fmt: skip
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.sock.connect(zygote)
             request = {"argv": argv, "cwd": cwd, "env": env, "path": path}
+            if isolation:
+                request["isolation"] = isolation  # applied by the child (isolation.py)
             socket.send_fds(self.sock, [json.dumps(request).encode() + b"\n"], [out_fd])
             self.reader = self.sock.makefile("rb")
             first = self.reader.readline()
