@@ -8,8 +8,11 @@ and tables, which are never purged.
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Callable, Iterable
+import uuid
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -227,3 +230,29 @@ def e2e(aws: AwsClients, topology: dict[str, Any]) -> E2E:
 def execution_caps() -> Capabilities:
     """What the embedded sandbox's executor can do on this machine (the same probe)."""
     return capabilities(load_settings().state_dir)
+
+
+def zipped(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def publish_layer(aws: AwsClients) -> Iterator[Callable[[dict[str, str]], str]]:
+    """Publish a layer version from {path: text} (python3.12); deleted afterwards."""
+    published: list[tuple[str, int]] = []
+
+    def publish(files: dict[str, str]) -> str:
+        name = f"test-layer-{uuid.uuid4().hex[:8]}"
+        out = aws.lambda_.publish_layer_version(
+            LayerName=name, Content={"ZipFile": zipped(files)}, CompatibleRuntimes=["python3.12"]
+        )
+        published.append((name, out["Version"]))
+        return str(out["LayerVersionArn"])
+
+    yield publish
+    for name, version in published:
+        aws.lambda_.delete_layer_version(LayerName=name, VersionNumber=version)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -69,24 +67,9 @@ def invoke(aws: AwsClients, name: str, event: dict[str, Any]) -> tuple[dict[str,
     return resp, json.loads(resp["Payload"].read() or b"null")
 
 
-def zipped(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
-
-
 @pytest.fixture
-def layer(aws: AwsClients, correlation_id: str) -> Iterator[str]:
-    name = f"limits-layer-{correlation_id}"[:60]
-    version = aws.lambda_.publish_layer_version(
-        LayerName=name,
-        Content={"ZipFile": zipped({"python/shared_layer_module.py": LAYER_MODULE})},
-        CompatibleRuntimes=["python3.12"],
-    )
-    yield version["LayerVersionArn"]
-    aws.lambda_.delete_layer_version(LayerName=name, VersionNumber=version["Version"])
+def layer(publish_layer: Callable[[dict[str, str]], str]) -> str:
+    return publish_layer({"python/shared_layer_module.py": LAYER_MODULE})
 
 
 def test_memory_size_is_enforced_as_aws_does(

@@ -6,10 +6,8 @@ layer) is applied with its own name suffix and destroyed afterwards.
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -96,31 +94,6 @@ def test_a_layer_is_imported_missed_without_it_and_a_change_reaches_its_function
     name = engine.names.layer("greeting")
     engine.destroy()
     assert aws.lambda_.list_layer_versions(LayerName=name)["LayerVersions"] == []
-
-
-def _zip(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
-
-
-@pytest.fixture
-def publish_layer(aws: AwsClients) -> Iterator[Callable[[dict[str, str]], str]]:
-    published: list[tuple[str, int]] = []
-
-    def publish(files: dict[str, str]) -> str:
-        name = f"test-layer-{uuid.uuid4().hex[:8]}"
-        out = aws.lambda_.publish_layer_version(
-            LayerName=name, Content={"ZipFile": _zip(files)}, CompatibleRuntimes=["python3.12"]
-        )
-        published.append((name, out["Version"]))
-        return str(out["LayerVersionArn"])
-
-    yield publish
-    for name, version in published:
-        aws.lambda_.delete_layer_version(LayerName=name, VersionNumber=version)
 
 
 def test_layers_merge_in_the_functions_order_as_in_opt(
