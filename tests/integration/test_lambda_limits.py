@@ -251,3 +251,43 @@ def test_dead_letter_message_carries_the_failed_request_id(
     assert attributes["RequestID"]["StringValue"] == request_id
     assert attributes["ErrorCode"] == {"DataType": "Number", "StringValue": "200"}
     assert attributes["ErrorMessage"]["StringValue"] == f"boom {correlation_id}"
+
+
+NODE_APP = """
+const fs = require("fs");
+exports.handler = async (event, context) => {
+  if (event.action === "allocate") {
+    const blocks = [];
+    for (let i = 0; i < event.mb; i++) blocks.push(Buffer.alloc(1 << 20, 1));
+    return { allocated: blocks.length };
+  }
+  return {
+    uid: process.getuid(),
+    file: __filename,
+    cwd: process.cwd(),
+    taskRoot: process.env.LAMBDA_TASK_ROOT,
+    ownCode: fs.readFileSync("/var/task/index.js", "utf8").length > 0,
+  };
+};
+"""
+
+
+def test_node_functions_get_the_same_limits_and_paths(
+    aws: AwsClients, lambda_create_function: Any, execution_caps: Capabilities
+) -> None:
+    """The limits live in the init and isolation.py, not in a runtime's client."""
+    if execution_caps.cgroup_root is None or not execution_caps.mounts:
+        pytest.skip("no memory cgroup or mount namespace here (README, Fidelity)")
+    fn = lambda_create_function(
+        {"index.js": NODE_APP}, runtime="nodejs22.x", handler="index.handler", MemorySize=128
+    )
+    resp, env = invoke(aws, fn["FunctionName"], {})
+    assert "FunctionError" not in resp, env
+    assert env["file"] == "/var/task/index.js" and env["cwd"] == env["taskRoot"] == "/var/task"
+    assert env["ownCode"] is True
+    if os.geteuid() == 0:
+        assert env["uid"] != 0
+    resp, body = invoke(aws, fn["FunctionName"], {"action": "allocate", "mb": 1024})
+    assert resp["FunctionError"] == "Unhandled", body
+    assert body["errorType"] == "Runtime.OutOfMemory", body
+    assert body["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
