@@ -28,6 +28,7 @@ import os
 import pwd
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,8 @@ def capabilities(state_dir: Path) -> Capabilities:
             user = (entry.pw_uid, entry.pw_gid)
         except KeyError:
             user = (65534, 65534)
+    if cgroup is not None:
+        sweep(cgroup)
     found = Capabilities(cgroup, v2, _probe_mounts(state_dir / "envs" / "probe"), user)
     LOG.info("Lambda execution environments here: %s", found)
     return found
@@ -133,10 +136,26 @@ class MemoryCgroup:
                 (self.folder / "memory.memsw.limit_in_bytes").write_text(limit)
         return str(self.folder)
 
-    def remove(self) -> None:
-        # Empty once its processes are reaped; a folder left over is only a name.
-        with contextlib.suppress(OSError):
+    def remove(self, attempts: int = 10) -> None:
+        """Remove the folder once the kernel has let go of its processes: right after
+        a SIGKILL it may still count them, so a failed attempt is retried later."""
+        try:
             self.folder.rmdir()
+        except FileNotFoundError:
+            return
+        except OSError:
+            if attempts > 1:
+                retry = threading.Timer(0.5, self.remove, args=(attempts - 1,))
+                retry.daemon = True
+                retry.start()
+
+
+def sweep(root: Path) -> None:
+    """Remove empty environment cgroups a stopped sandbox left behind."""
+    for folder in root.glob(f"{CGROUP_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if not (folder / "cgroup.procs").read_text().strip():
+                folder.rmdir()
 
 
 def isolation_spec(
