@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmarks: clients, percentiles, paced publishing, DLQ sweeps.
+"""Helpers shared by the benchmarks: clients, percentiles, CPU probe, paced publishing, DLQ sweeps.
 
 Kept free of anything path-specific so bench/pipeline.py only says *what* a path sends and
 where its results land.
@@ -9,12 +9,9 @@ from __future__ import annotations
 import os
 import queue
 import re
-import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +19,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from rich.table import Table
 
 from eda_app.errors import EdaAppError
-from eda_sandbox.config import load_settings
-from eda_sandbox.errors import TopologyApplyError
-from eda_sandbox.topology import Engine, Outputs, load_outputs, load_topology
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -213,90 +206,3 @@ class PathSpec:
     key_name: str
     dlqs: tuple[str, ...]  # first one is where poison must land; others would be a bug
     source_queue: str | None  # SQS source whose redrive bounds the DLQ wait
-
-
-def render(rows: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title)
-    for column in ("path", "mode", "published", "publish ev/s", "e2e ev/s", "p50 ms", "p95 ms",
-                   "p99 ms", "lost", "dup", "DLQ got/exp", "verdict", "load 1/5/15"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("path", "mode") else "right")
-    for r in rows:
-        misses = verdict(r)
-        table.add_row(
-            r["path"], r["mode"], str(r["published"]), str(r["publish_rate"]),
-            str(r["throughput"]), str(r["p50_ms"]), str(r["p95_ms"]), str(r["p99_ms"]),
-            str(r["lost"]), str(r["duplicates"]), f"{r['dlq']}/{r['dlq_expected']}",
-            "[green]ok[/]" if not misses else f"[red]{', '.join(misses)}[/]",
-            r["load_after"],
-        )  # fmt: skip
-    return table
-
-
-def verdict(r: dict[str, Any]) -> list[str]:
-    """Which targets the run missed (the issue's targets; not tuned yet)."""
-    misses = []
-    p50, p95 = r["p50_ms"] or float("inf"), r["p95_ms"] or float("inf")
-    if r["mode"] == "burst":
-        if (r["throughput"] or 0) < 150:
-            misses.append("e2e<150/s")
-        if p50 > 1000:
-            misses.append("p50>1s")
-    else:
-        if p50 > 150:
-            misses.append("p50>150ms")
-        if p95 > 500:
-            misses.append("p95>500ms")
-    if r["lost"]:
-        # After a timed-out wait, "lost" may only be unfinished (a backlog still draining).
-        misses.append("lost (wait timed out)" if r.get("drain_timed_out") else "lost")
-    if r["duplicates"]:
-        misses.append("dup")
-    if r["dlq"] != r["dlq_expected"] or r["valid_in_dlq"] or r["dlq_other"]:
-        misses.append("DLQ")
-    return misses
-
-
-def wait_mappings(lambda_client: Any, out: Outputs, timeout: float = 60.0) -> None:
-    """A new copy's event source mappings may still be Creating; the clock must not run yet."""
-    deadline = time.monotonic() + timeout
-    for fn in out["functions"].values():
-        while True:
-            maps = lambda_client.list_event_source_mappings(FunctionName=fn["name"])
-            states = [m["State"] for m in maps["EventSourceMappings"]]
-            if all(s == "Enabled" for s in states) or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-
-
-@contextmanager
-def topology(own: bool, outputs: Path | None, endpoint: str, region: str) -> Iterator[Outputs]:
-    """The outputs of the topology to benchmark; with ``own``, a fresh copy of
-    infra/topology.yaml under a unique suffix, destroyed afterwards whatever happens."""
-    if not own:
-        yield load_outputs(outputs)
-        return
-    settings = load_settings()
-    loaded = load_topology(REPO / "infra" / "topology.yaml")
-    constraints = loaded.base_dir / "constraints.txt"
-    suffix = f"-bench-{uuid.uuid4().hex[:8]}"
-    engine = Engine(
-        loaded,
-        endpoint_url=endpoint,
-        region=region,
-        name_suffix=suffix,
-        build_dir=settings.build_dir,
-        constraints=constraints if constraints.is_file() else None,
-        outputs_file=None,  # never overwrite the reference topology's outputs.json
-    )
-    try:
-        print(f"applying a copy of the topology with suffix {suffix} ...", file=sys.stderr)
-        result = engine.apply()
-        assert result.outputs is not None
-        yield result.outputs
-    finally:
-        print(f"destroying the {suffix} copy ...", file=sys.stderr)
-        try:
-            engine.destroy()
-        except TopologyApplyError as e:
-            print(f"could not destroy the {suffix} copy: {e}", file=sys.stderr)
-        engine.close()
