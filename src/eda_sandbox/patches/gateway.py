@@ -3,6 +3,8 @@
 Upstream behaviour changed, and why:
 
 - twisted parses every request's Content-Type through the email package (a speed-up);
+  both twisted patches apply only when twisted serves the gateway, so the default
+  ``eda`` server never imports it;
 - LocalStack 2026.3.0's twisted server listens on every interface whatever host
   GATEWAY_LISTEN names (a security fix, always on);
 - LocalStack builds a log record for every request even when no handler prints it (a
@@ -24,6 +26,15 @@ from eda_sandbox.patches.switch import enabled
 LOG = logging.getLogger(__name__)
 
 
+def _twisted_serves() -> bool:
+    """Whether LocalStack's gateway runs on twisted. With another server (``eda``, ours,
+    is the default) nothing needs twisted, and importing it only to patch it was a sixth
+    of LocalStack's start-up CPU (py-spy, bench/RESULTS.md)."""
+    from localstack import config
+
+    return config.GATEWAY_SERVER == "twisted"
+
+
 def _fast_content_type(line: bytes) -> bytes:
     """Twisted parses every request's Content-Type through the email package's header
     registry, about 1 ms a request and 12 % of LocalStack's CPU under a Lambda invoke
@@ -35,7 +46,7 @@ def _fast_content_type(line: bytes) -> bytes:
 
 @hooks.on_infra_start()
 def patch_twisted_content_type(*_args: Any) -> None:
-    if not enabled():
+    if not enabled() or not _twisted_serves():
         return
     try:
         from twisted.web import http
@@ -59,6 +70,8 @@ def bind_gateway_to_its_host(*_args: Any) -> None:
     127.0.0.1 listens on every interface. We wrap its ``register`` so the IPv4 endpoints it
     creates are bound to the configured host. Runs before the gateway is registered.
     """
+    if not _twisted_serves():
+        return
     try:
         from localstack.runtime.server.twisted import TwistedRuntimeServer
         from twisted.internet import endpoints

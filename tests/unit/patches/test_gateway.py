@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -41,3 +44,23 @@ def test_kept_when_an_info_handler_would_print_them(restore_logging: None) -> No
     _configure(logging.INFO)
     gateway.skip_unseen_request_logs()
     assert ResponseLogger._log is original
+
+
+_TWISTED_IMPORTED = """
+import sys
+from eda_sandbox.patches import gateway
+gateway.bind_gateway_to_its_host()
+gateway.patch_twisted_content_type()
+print("twisted" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("server", "imported"), [("eda", "False"), ("twisted", "True")])
+def test_twisted_is_patched_only_when_it_serves(server: str, imported: str) -> None:
+    # A fresh interpreter: this one may have imported twisted for another test already.
+    env = {**os.environ, "GATEWAY_SERVER": server}
+    done = subprocess.run(
+        [sys.executable, "-c", _TWISTED_IMPORTED], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == imported
