@@ -6,7 +6,7 @@
     python -m eda_app publish raw --file event.json [--via ...]     (--file - reads stdin)
 
 Before publishing, the event is parsed with the model of the function that consumes it
-(``handlers/<fn>/models.py``, found through ``--topology``), so an order that
+(its ``models.py``, in its folder or its layer, found through ``--topology``), so an order that
 order_consumer would reject is refused here; ``--no-validate`` sends it anyway, for
 deliberate bad-input tests. Option values may start with ``-`` (``--amount -5``).
 

@@ -1,6 +1,7 @@
 """Check an event with the model of the function that will consume it, before publishing.
 
-The handlers' models (``handlers/<fn>/models.py``, standard library only) are the schema;
+The handlers' models (``models.py`` in the function's folder or its layer, standard library
+only) are the schema;
 loading the consumer's own file means the CLI refuses exactly what that function would
 reject, with its message, instead of exiting 0 and leaving the rejection to a DLQ.
 Which function consumes what is the topology's wiring, summarised in ``CONSUMERS``.
@@ -54,7 +55,8 @@ def _shown(path: Path) -> str:
 
 
 def model_file(function: str, topology_file: Path = DEFAULT_TOPOLOGY) -> Path:
-    """``models.py`` in the function's code folder, as the topology declares it."""
+    """The function's ``models.py``: in its code folder, or in one of its layers'
+    ``python/`` folders (where the reference handlers share it), as the topology says."""
     try:
         loaded = load_topology(topology_file, check_code=False)
     except TopologyValidationError as e:
@@ -62,7 +64,16 @@ def model_file(function: str, topology_file: Path = DEFAULT_TOPOLOGY) -> Path:
     declared = loaded.topology.functions.get(function)
     if declared is None:
         raise ConsumerModelError(f"{topology_file} declares no function {function!r}")
-    return loaded.base_dir / declared.code / "models.py"
+    code = loaded.base_dir / declared.code
+    candidates = [code / "models.py"]
+    for name in declared.layers:
+        layer = loaded.topology.layers.get(name)
+        if layer is not None:
+            candidates += sorted((loaded.base_dir / layer.code / "python").rglob("models.py"))
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise ConsumerModelError(f"no models.py for {function} in {code} or its layers")
+    return found
 
 
 def validate(

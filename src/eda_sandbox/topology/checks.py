@@ -198,8 +198,10 @@ def _functions(t: Topology, root: Path, check_code: bool) -> Iterator[Problem]:
         at = f"functions.{name}"
         if check_code and not (root / fn.code).is_dir():
             yield f"{at}.code", f"folder {fn.code} does not exist (under {root})"
-        elif check_code and (problem := handler_problem(root, fn.code, fn.runtime, fn.handler)):
-            yield f"{at}.handler", problem
+        elif check_code:
+            layers = [root / t.layers[n].code for n in fn.layers if n in t.layers]
+            if problem := handler_problem(root, fn.code, fn.runtime, fn.handler, layers):
+                yield f"{at}.handler", problem
         for key, value in fn.environment.items():
             yield from _refs(t, f"{at}.environment.{key}", value)
         for i, perm in enumerate(fn.permissions):

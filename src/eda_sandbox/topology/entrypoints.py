@@ -46,13 +46,18 @@ def _python_names(body: Iterable[ast.stmt]) -> tuple[set[str], bool]:
     return names, star
 
 
-def _python_problem(folder: Path, shown: str, module: str, function: str) -> str | None:
+def _python_problem(
+    folder: Path, shown: str, module: str, function: str, layers: list[Path]
+) -> str | None:
     relative = Path(*module.split("."))
     candidates = [relative.with_suffix(".py"), relative / "__init__.py"]
-    found = next((folder / c for c in candidates if (folder / c).is_file()), None)
+    # As on AWS's sys.path: the code folder, then each layer's python/ (under /opt).
+    roots = [folder, *(layer / "python" for layer in layers)]
+    found = next((r / c for r in roots for c in candidates if (r / c).is_file()), None)
     if found is None:
         return f"no module {module!r} in {shown} (looked for {candidates[0]})"
-    where = f"{shown}/{found.relative_to(folder)}"
+    base = next(r for r in roots if found.is_relative_to(r))
+    where = f"{shown}/{found.relative_to(base)}" if base == folder else str(found)
     try:
         tree = ast.parse(found.read_bytes(), filename=str(found))
     except SyntaxError as e:
@@ -84,15 +89,17 @@ def _node_problem(folder: Path, shown: str, module: str, function: str) -> str |
     return f"{shown}/{found.name} exports no {function!r}"
 
 
-def handler_problem(root: Path, code: str, runtime: str, handler: str) -> str | None:
-    """Why ``handler`` (``module.function``) cannot be found in ``root / code``, or None.
-
-    Runtimes other than Python and Node.js are not checked.
+def handler_problem(
+    root: Path, code: str, runtime: str, handler: str, layers: list[Path] | None = None
+) -> str | None:
+    """Why ``handler`` (``module.function``) cannot be found in ``root / code`` (or, for
+    Python, in the ``layers`` folders), or None. Runtimes other than Python and Node.js
+    are not checked.
     """
     module, _, function = handler.rpartition(".")
     folder = root / code
     if runtime.startswith("python"):
-        problem = _python_problem(folder, code, module, function)
+        problem = _python_problem(folder, code, module, function, layers or [])
     elif runtime.startswith("nodejs"):
         problem = _node_problem(folder, code, module, function)
     else:

@@ -153,7 +153,7 @@ def test_order_the_consumer_would_reject_is_refused_naming_the_field(
 
     err = capsys.readouterr().err
     assert "invalid event: order_id is '': must be a non-empty string" in err
-    assert "rejected by order_consumer's model, handlers/order_consumer/models.py" in err
+    assert "rejected by order_consumer's model, layers/shared/python/eda_events/models.py" in err
     assert aws.calls == []
 
 

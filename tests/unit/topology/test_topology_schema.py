@@ -324,7 +324,7 @@ def layered(**changes: Any) -> dict[str, Any]:
 
 
 def test_a_function_lists_its_layers(tmp_path: Path) -> None:
-    (tmp_path / "handlers" / "consumer").mkdir(parents=True)
+    make_code(tmp_path)
     (tmp_path / "layers" / "common" / "python").mkdir(parents=True)
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(layered()))
