@@ -26,7 +26,7 @@ export AWS_ACCESS_KEY_ID ?= test
 export AWS_SECRET_ACCESS_KEY ?= test
 
 .PHONY: help install up down status logs test test-unit test-integration lint bench \
-        bench-peers bench-tests bootstrap destroy publish runtimes constraints clean
+        bench-peers soak bench-tests bootstrap destroy publish runtimes constraints clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -109,6 +109,10 @@ bench: install ## pipeline, Lambda and topology benchmarks (sandbox must be up: 
 
 bench-peers: install ## the pipeline side by side with MiniStack (pinned, own venv); records bench/RESULTS.md
 	$(BIN)/python bench/peers.py $(ARGS)
+
+soak: install ## fault checks, then the soak (SOAK_ARGS="--events 10000 --rate 50"; sandbox up)
+	$(BIN)/pytest bench/faults $(PYTEST_ARGS)
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 bench-tests: install ## time `make test` against a running sandbox and from cold
 	$(BIN)/python bench/suite_time.py

@@ -69,7 +69,7 @@ def main() -> NoReturn:
     # The launcher runs LocalStack with the state dir as its working directory; so do we.
     os.chdir(settings.state_dir)
     # exec keeps this pid, so `eda-sandbox status` inside the container finds LocalStack.
-    settings.pid_file.write_text(f"{os.getpid()}\n")
+    launcher.write_pid_record(settings, os.getpid())
     sys.stdout.flush()
     sys.stderr.flush()
     os.execvpe(argv[0], argv, env)  # noqa: S606 - argv is fixed, no shell involved

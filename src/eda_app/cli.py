@@ -5,6 +5,11 @@
         --amount 9.5 [--via sns|eventbridge|fifo] [--seq N]
     python -m eda_app publish raw --file event.json [--via ...]     (--file - reads stdin)
 
+Before publishing, the event is parsed with the model of the function that consumes it
+(its ``models.py``, in its folder or its layer, found through ``--topology``), so an order that
+order_consumer would reject is refused here; ``--no-validate`` sends it anyway, for
+deliberate bad-input tests. Option values may start with ``-`` (``--amount -5``).
+
 Prints ``event_id=... correlation_id=...``; exits 1 with ``error: ...`` on stderr when
 the event is refused or the publish fails, 2 on bad arguments.
 """
@@ -22,6 +27,8 @@ from eda_app.errors import EdaAppError, InvalidEventError
 from eda_app.events import prepare_event
 from eda_app.outputs import Outputs, load_outputs
 from eda_app.producers import publish_event, publish_order, put_events
+from eda_app.validation import DEFAULT_TOPOLOGY, validate
+from eda_sandbox.cli.arguments import join_dash_values
 from eda_sandbox.errors import SandboxError
 
 VIAS = ("sns", "eventbridge", "fifo")
@@ -53,6 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     def with_ids(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--event-id", help="default: a new uuid4")
         sub.add_argument("--correlation-id", help="default: a new uuid4")
+        with_checks(sub)
+
+    def with_checks(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--no-validate",
+            action="store_true",
+            help="skip the consumer's model check (for deliberate bad-input tests)",
+        )
+        sub.add_argument(
+            "--topology",
+            type=Path,
+            default=DEFAULT_TOPOLOGY,
+            help="where the consumers' code is declared (default: infra/topology.yaml)",
+        )
 
     signup = kinds.add_parser("user_signup", help="to SNS EventTopic")
     signup.add_argument("--user-id", required=True)
@@ -73,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     raw = kinds.add_parser("raw", help="an event from a JSON file, as it is")
     raw.add_argument("--file", required=True, help="JSON file with one event object; - for stdin")
     raw.add_argument("--via", choices=VIAS, default="sns")
+    with_checks(raw)
     return parser
 
 
@@ -132,11 +154,14 @@ def _publish(event: dict[str, Any], via: str, outputs: Outputs | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(join_dash_values(parser, sys.argv[1:] if argv is None else argv))
     try:
         event, via = _build_event(args)
         # Ids are fixed here, before publishing, so what is printed is what was sent.
         event = prepare_event(event)
+        if not args.no_validate:
+            validate(event, via, args.topology)
         outputs = load_outputs(args.outputs) if args.outputs else None
         _publish(event, via, outputs)
     except (EdaAppError, SandboxError) as e:

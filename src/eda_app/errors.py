@@ -18,6 +18,20 @@ class InvalidEventError(EdaAppError):
         super().__init__(f"invalid event: {field} {problem}")
 
 
+class ConsumerRejectedError(InvalidEventError):
+    """The consuming function's own model rejects the event; the message names the
+    function, its model file and the field."""
+
+    def __init__(self, function: str, model_file: str, field: str, problem: str) -> None:
+        self.function = function
+        self.model_file = model_file
+        super().__init__(field, f"{problem} (rejected by {function}'s model, {model_file})")
+
+
+class ConsumerModelError(EdaAppError):
+    """The consuming function's model cannot be found or loaded, so nothing can be checked."""
+
+
 class MessageTooLargeError(EdaAppError):
     """Refused before sending: the message is over the service's size limit."""
 

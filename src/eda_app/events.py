@@ -13,11 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from eda_app.errors import InvalidEventError, MessageTooLargeError
+from eda_sandbox.limits import EVENTBRIDGE_MAX_REQUEST_BYTES, putevents_entry_size
 
 EVENT_TYPES = ("user_signup", "order_placed")
 ID_FIELDS = ("event_id", "correlation_id")
-# SNS and EventBridge both cap a message at 256 KiB.
+# SNS caps a message at 256 KiB; EventBridge a PutEvents request at 1 MiB
+# (eda_sandbox.limits cites AWS's documents).
 MAX_MESSAGE_BYTES = 256 * 1024
+MAX_PUTEVENTS_BYTES = EVENTBRIDGE_MAX_REQUEST_BYTES
 EVENTBRIDGE_SOURCE = "my.application"
 EVENTBRIDGE_DETAIL_TYPE = "application.event"
 
@@ -81,10 +84,4 @@ def check_sns_size(body: str, attributes: Mapping[str, Mapping[str, str]], event
 def eventbridge_entry_size(entry: Mapping[str, Any]) -> int:
     """PutEvents entry size as EventBridge documents it (Time, Source, DetailType, Detail,
     Resources; the bus name does not count)."""
-    size = 14 if "Time" in entry else 0
-    for field in ("Source", "DetailType", "Detail"):
-        if field in entry:
-            size += len(str(entry[field]).encode())
-    for resource in entry.get("Resources", ()):
-        size += len(str(resource).encode())
-    return size
+    return putevents_entry_size(entry)

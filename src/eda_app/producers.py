@@ -30,7 +30,7 @@ from eda_app.errors import (
 from eda_app.events import (
     EVENTBRIDGE_DETAIL_TYPE,
     EVENTBRIDGE_SOURCE,
-    MAX_MESSAGE_BYTES,
+    MAX_PUTEVENTS_BYTES,
     check_sns_size,
     encode,
     eventbridge_entry_size,
@@ -198,9 +198,10 @@ def put_events(
     """Put events on an EventBridge bus; returns their ``event_id`` values in input order.
 
     Every detail is checked and sized before the first call. Calls carry at most 10
-    entries (and at most 256 KiB). Entries EventBridge reports failed are retried alone,
-    with exponential backoff, up to ``max_attempts`` calls per batch; what still fails is
-    raised as :class:`PutEventsError` after the other batches have been sent.
+    entries (at most 1 MiB as EventBridge sizes them). Entries EventBridge reports failed
+    are retried alone, with exponential backoff, up to ``max_attempts`` calls per batch;
+    what still fails is raised as :class:`PutEventsError` after the other batches have been
+    sent.
     ``bus_name`` is a logical name from the outputs file, or an ARN.
     """
     if max_attempts < 1:
@@ -240,21 +241,21 @@ def _entry(index: int, detail: dict[str, Any]) -> _Entry:
         "Detail": encode(event),
     }
     size = eventbridge_entry_size(request)
-    if size > MAX_MESSAGE_BYTES:
+    if size > MAX_PUTEVENTS_BYTES:
         raise MessageTooLargeError(
-            f"EventBridge entry #{index} (event {event['event_id']})", size, MAX_MESSAGE_BYTES
+            f"EventBridge entry #{index} (event {event['event_id']})", size, MAX_PUTEVENTS_BYTES
         )
     return _Entry(index, str(event["event_id"]), request, size)
 
 
 def _batches(entries: list[_Entry]) -> list[list[_Entry]]:
-    """Consecutive groups of at most 10 entries and at most 256 KiB each."""
+    """Consecutive groups of at most 10 entries and at most 1 MiB each."""
     batches: list[list[_Entry]] = []
     current: list[_Entry] = []
     current_size = 0
     for entry in entries:
         if current and (
-            len(current) == MAX_ENTRIES_PER_PUT or current_size + entry.size > MAX_MESSAGE_BYTES
+            len(current) == MAX_ENTRIES_PER_PUT or current_size + entry.size > MAX_PUTEVENTS_BYTES
         ):
             batches.append(current)
             current, current_size = [], 0

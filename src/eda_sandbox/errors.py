@@ -21,6 +21,14 @@ class SandboxStartError(SandboxError):
     """The emulator did not start or did not become ready in time."""
 
 
+class SandboxElsewhereError(SandboxStartError):
+    """This state folder's sandbox already runs, on another host or port than asked for."""
+
+
+class PortInUseError(SandboxStartError):
+    """The sandbox's host and port are held by another process; the message names it."""
+
+
 class RuntimeNotSupportedError(SandboxError):
     """A Lambda runtime this executor cannot serve (for example nodejs)."""
 

@@ -1,12 +1,16 @@
-"""Start, reuse and stop a private sandbox (own port and state): nothing may be left behind."""
+"""Start, reuse and stop a private sandbox (own port and state): nothing may be left behind,
+and no credential of the host's shell reaches LocalStack, its processes or a function."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +19,10 @@ import pytest
 
 from eda_sandbox.config import load_settings
 
-APP = """import time
+APP = """import os, time
 def handler(event, context):
+    if event.get("env"):
+        return dict(os.environ)
     print("callback-mode", context.aws_request_id)
     if event.get("fail"):
         raise KeyError("missing")
@@ -51,16 +57,36 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
+def _free_port() -> int:
+    # Chosen per run: a fixed port collides with another checkout's suite on this machine.
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture
-def private_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+def host_secret() -> str:
+    return f"host-secret-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def private_env(tmp_path: Path, host_secret: str) -> Iterator[dict[str, str]]:
     state = tmp_path / "state"
+    home = tmp_path / "home"
+    home.mkdir()
     env = {
         **os.environ,
-        "EDA_SANDBOX_PORT": "4598",
+        "EDA_SANDBOX_PORT": str(_free_port()),
         "EDA_SANDBOX_STATE_DIR": str(state),
         "EDA_SANDBOX_RUNTIMES_DIR": str(load_settings().runtimes_dir),
+        # Whatever the sandbox writes to the home folder stays behind after down.
+        "HOME": str(home),
+        # A user's real credentials and profiles, which must reach nothing.
         "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_SECRET_ACCESS_KEY": host_secret,
+        "AWS_SESSION_TOKEN": host_secret,
+        "AWS_PROFILE": host_secret,
+        "AWS_CONFIG_FILE": str(tmp_path / f"{host_secret}-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / f"{host_secret}-credentials"),
         # The shared sandbox runs the default (direct) result mode; this one runs
         # LocalStack's callback protocol, so CI covers both.
         "EDA_SANDBOX_LAMBDA_RESULTS": "callback",
@@ -70,7 +96,10 @@ def private_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     _cli(env, "down")  # whatever happened in the test
 
 
-def test_up_is_idempotent_and_down_leaves_no_process(private_env: dict[str, str]) -> None:
+def test_up_is_idempotent_and_down_leaves_no_process(
+    private_env: dict[str, str], host_secret: str
+) -> None:
+    port = int(private_env["EDA_SANDBOX_PORT"])
     first = _cli(private_env, "up")
     assert first.returncode == 0, first.stderr
     state = private_env["EDA_SANDBOX_STATE_DIR"]
@@ -79,9 +108,9 @@ def test_up_is_idempotent_and_down_leaves_no_process(private_env: dict[str, str]
     listening = [
         line.split()[1]
         for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
-        if line.split()[1].endswith(f":{4598:04X}") and line.split()[3] == "0A"  # LISTEN
+        if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"  # LISTEN
     ]
-    assert listening == [f"0100007F:{4598:04X}"], f"not loopback-only: {listening}"
+    assert listening == [f"0100007F:{port:04X}"], f"not loopback-only: {listening}"
 
     again = _cli(private_env, "up")
     assert again.returncode == 0, again.stderr
@@ -90,7 +119,7 @@ def test_up_is_idempotent_and_down_leaves_no_process(private_env: dict[str, str]
 
     lam = boto3.client(
         "lambda",
-        endpoint_url="http://127.0.0.1:4598",
+        endpoint_url=f"http://127.0.0.1:{port}",
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
@@ -113,6 +142,11 @@ def test_up_is_idempotent_and_down_leaves_no_process(private_env: dict[str, str]
     assert (ok["StatusCode"], ok["Payload"].read()) == (200, b"1")
     tail = base64.b64decode(ok["LogResult"]).decode()
     assert "callback-mode" in tail and "REPORT RequestId" in tail, tail
+    seen = json.loads(
+        lam.invoke(FunctionName="lifecycle", Payload=b'{"env": true}')["Payload"].read()
+    )
+    assert host_secret not in json.dumps(seen), "a host credential reached the function"
+    assert "AWS_PROFILE" not in seen and "AWS_CONFIG_FILE" not in seen
     failed = lam.invoke(FunctionName="lifecycle", Payload=b'{"fail": true}')
     assert failed["FunctionError"] == "Unhandled"
     assert json.loads(failed["Payload"].read())["errorType"] == "KeyError"
@@ -123,6 +157,8 @@ def test_up_is_idempotent_and_down_leaves_no_process(private_env: dict[str, str]
     assert records, "the executor recorded no execution environment"
     pgids = [pg for r in records for pg in json.loads(r.read_text())["pgids"]]
     assert len(_processes_mentioning(state)) >= 3  # LocalStack, an init, a runtime
+    # LocalStack, the DynamoDB process, fork servers, inits: none started with it.
+    assert _processes_mentioning(host_secret) == []
 
     down = _cli(private_env, "down")
     assert down.returncode == 0, down.stderr
@@ -133,6 +169,11 @@ def test_up_is_idempotent_and_down_leaves_no_process(private_env: dict[str, str]
             os.killpg(pgid, 0)
     assert not list(Path(state, "envs").glob("*.json"))
     assert not Path(state, "localstack.pid").exists()
+    # Nothing it created outside the state folder stays: the fork servers' sockets,
+    # LocalStack's plugin cache (under HOME unless the state folder holds it).
+    key = hashlib.sha256(str(Path(state).resolve()).encode()).hexdigest()[:12]
+    assert not list(Path(f"/tmp/eda-sandbox-{os.getuid()}").glob(f"{key}-*"))
+    assert not [str(p) for p in Path(private_env["HOME"]).rglob("*")]
 
 
 def test_up_reports_a_port_taken_by_something_else(private_env: dict[str, str]) -> None:

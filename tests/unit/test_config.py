@@ -163,3 +163,30 @@ def test_retry_delays_are_compressed_unless_aws_is_asked_for() -> None:
     assert (aws.retry_delays, aws.retry_delay_factor) == ("aws", 1.0)
     env = localstack_env(aws)
     assert (env["LAMBDA_RETRY_BASE_DELAY"], env["EDA_SANDBOX_RETRY_DELAYS"]) == ("60", "aws")
+
+
+def test_plugin_cache_is_per_set_of_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reinstall that moves a plugin gets a fresh plux cache, never the stale one."""
+    from importlib import metadata
+
+    from eda_sandbox.emulator import launcher
+
+    settings = load_settings({"EDA_SANDBOX_STATE_DIR": "/tmp/s"})
+    before = launcher.localstack_env(settings)["XDG_CACHE_HOME"]
+    assert before.startswith("/tmp/s/cache/")
+    real = metadata.distribution
+
+    class Moved:
+        def __init__(self, name: str) -> None:
+            self.dist = real(name)
+
+        @property
+        def version(self) -> str:
+            return self.dist.version
+
+        def read_text(self, filename: str) -> str | None:
+            text = self.dist.read_text(filename) or ""
+            return text.replace("eda_sandbox.executor.plugin", "eda_sandbox.moved.plugin")
+
+    monkeypatch.setattr(metadata, "distribution", Moved)
+    assert launcher.localstack_env(settings)["XDG_CACHE_HOME"] != before

@@ -20,7 +20,7 @@ from eda_sandbox.config import Settings
 
 def _sandbox_identity(settings: Settings) -> str:
     try:
-        pid = settings.pid_file.read_text().strip()
+        pid = settings.pid_file.read_text().split()[0]
         started = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return "unknown"

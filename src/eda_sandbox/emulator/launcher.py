@@ -1,13 +1,15 @@
 """The emulator launcher: LocalStack core in host mode, as a background process group.
 
-State lives under ``Settings.state_dir``: ``localstack.pid``, ``localstack.log`` and one
-file per live Lambda execution environment in ``envs/`` (written by the executor), so
-``stop`` can leave no orphans even if LocalStack itself died without cleaning up.
+State lives under ``Settings.state_dir``: ``localstack.pid`` (the pid on its first line,
+``host:port`` on its second), ``localstack.log`` and one file per live Lambda execution
+environment in ``envs/`` (written by the executor), so ``stop`` can leave no orphans even
+if LocalStack itself died without cleaning up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -17,10 +19,19 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import metadata
 
 from eda_sandbox.config import Settings
-from eda_sandbox.errors import SandboxStartError
+from eda_sandbox.emulator import ports
+from eda_sandbox.errors import SandboxElsewhereError, SandboxStartError
+from eda_sandbox.executor import zygotes
+
+# Host credentials, profiles and config files must not reach LocalStack or, through it,
+# the functions: a sandbox accepts any credentials, and a real key in a user's shell has
+# no business in an emulator's process table or in a function's environment.
+_HOST_ONLY_PREFIXES = ("AWS_",)
 
 
 @dataclass(frozen=True)
@@ -35,10 +46,17 @@ class SandboxStatus:
         return self.running and bool(self.services)
 
 
+def plugin_cache_key() -> str:
+    """Changes whenever our entry points or LocalStack's version do."""
+    ours = metadata.distribution("eda-sandbox").read_text("entry_points.txt") or ""
+    blob = f"{metadata.version('localstack-core')}\0{ours}".encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
 def localstack_env(settings: Settings) -> dict[str, str]:
     """Environment for LocalStack: offline, loopback, our executor, state in the repo."""
     state = settings.state_dir
-    env = dict(os.environ)
+    env = scrubbed_environment(os.environ)
     env.update(
         {
             "GATEWAY_LISTEN": f"{settings.host}:{settings.port}",
@@ -76,7 +94,22 @@ def localstack_env(settings: Settings) -> dict[str, str]:
             "FILESYSTEM_ROOT": str(state / "filesystem"),
             "TMPDIR": str(state / "tmp"),
             "EDA_SANDBOX_STATE_DIR": str(state),
+            # Settings inside LocalStack must be the launcher's: the executor points
+            # functions at this endpoint.
+            "EDA_SANDBOX_HOST": settings.host,
+            "EDA_SANDBOX_PORT": str(settings.port),
+            "AWS_ENDPOINT_URL": settings.endpoint_url,
             "AWS_DEFAULT_REGION": settings.region,
+            # botocore inside LocalStack (and the processes it starts) reads no profile,
+            # and never asks an instance metadata service for credentials.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            # plux (LocalStack's plugin loader) caches entry points under ~/.cache;
+            # this keeps that cache in the state folder, which `make clean` removes, in
+            # a folder per set of entry points, so a reinstall that moved a plugin
+            # (the December 2026 regroup moved all of ours) never loads a stale one.
+            "XDG_CACHE_HOME": str(state / "cache" / plugin_cache_key()),
         }
     )
     # LocalStack must not talk to itself through a proxy.
@@ -86,12 +119,42 @@ def localstack_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _read_pid(settings: Settings) -> int | None:
+def scrubbed_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without any ``AWS_*`` variable (keys, session tokens, profiles, config
+    and credential file paths, endpoints); the launcher then sets the few it needs."""
+    return {k: v for k, v in environ.items() if not k.upper().startswith(_HOST_ONLY_PREFIXES)}
+
+
+@dataclass(frozen=True)
+class PidRecord:
+    """What ``localstack.pid`` says: the pid, and where that sandbox listens."""
+
+    pid: int
+    host: str | None
+    port: int | None
+
+
+def write_pid_record(settings: Settings, pid: int) -> None:
+    # The pid stays alone on the first line, so `kill $(head -1 localstack.pid)` works.
+    settings.pid_file.write_text(f"{pid}\n{settings.host}:{settings.port}\n")
+
+
+def read_pid_record(settings: Settings) -> PidRecord | None:
+    """The record of a sandbox whose process is alive, else None."""
     try:
-        pid = int(settings.pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
+        lines = settings.pid_file.read_text().split()
+        pid = int(lines[0])
+    except (FileNotFoundError, ValueError, IndexError):
         return None
-    return pid if _alive(pid) else None
+    if not _alive(pid):
+        return None
+    host, _, port = (lines[1] if len(lines) > 1 else "").rpartition(":")
+    return PidRecord(pid, host or None, int(port) if port.isdigit() else None)
+
+
+def _read_pid(settings: Settings) -> int | None:
+    record = read_pid_record(settings)
+    return record.pid if record else None
 
 
 def _alive(pid: int) -> bool:
@@ -144,14 +207,26 @@ def status(settings: Settings) -> SandboxStatus:
 
 def start(settings: Settings) -> SandboxStatus:
     """Start LocalStack unless it already runs; wait until every service is ready."""
+    record = read_pid_record(settings)
+    if (
+        record is not None
+        and record.port is not None
+        and ((record.host, record.port) != (settings.host, settings.port))
+    ):
+        raise SandboxElsewhereError(
+            f"the sandbox of {settings.state_dir} already runs on {record.host}:{record.port} "
+            f"(pid {record.pid}), not on {settings.host}:{settings.port}: use "
+            f"EDA_SANDBOX_PORT={record.port}, stop it first (EDA_SANDBOX_PORT={record.port} "
+            "make down), or give this one its own EDA_SANDBOX_STATE_DIR"
+        )
     current = status(settings)
     if current.running:
         return current
-    if current.pid is None and health(settings) is not None:
-        raise SandboxStartError(
-            f"something else already answers on {settings.endpoint_url}; stop it or set "
-            "EDA_SANDBOX_PORT to another port"
-        )
+    if current.pid is None:
+        # Before starting anything: a port another process holds would otherwise show
+        # only as LocalStack never becoming ready.
+        answers = health(settings) is not None
+        ports.ensure_free(settings.host, settings.port, settings.endpoint_url, answers=answers)
     for sub in ("tmp", "volume", "filesystem", "envs"):
         (settings.state_dir / sub).mkdir(parents=True, exist_ok=True)
     pid = current.pid
@@ -170,7 +245,7 @@ def start(settings: Settings) -> SandboxStatus:
         )
         log.close()
         pid = proc.pid
-        settings.pid_file.write_text(f"{pid}\n")
+        write_pid_record(settings, pid)
     _wait_ready(settings, pid)
     return status(settings)
 
@@ -227,6 +302,9 @@ def stop(settings: Settings, timeout: float = 10.0) -> list[int]:
     # The merged layer folders (/opt) belong to LocalStack's layer versions, which do not
     # outlive it.
     shutil.rmtree(settings.layers_dir, ignore_errors=True)
+    # The fork servers' sockets live outside the state folder (zygotes.py says why);
+    # a SIGKILLed fork server cannot remove its own.
+    zygotes.remove_sockets(settings)
     settings.pid_file.unlink(missing_ok=True)
     return stopped
 

@@ -20,21 +20,39 @@ _LOCK = threading.Lock()
 _PROCS: dict[str, subprocess.Popen[bytes]] = {}
 
 
-def _socket_dir() -> Path:
+def _socket_folder() -> Path:
     # Unix socket paths are limited to 108 bytes, so not under the (maybe deep) state
     # folder; a private per-user folder keeps other users from connecting.
-    folder = Path(f"/tmp/eda-sandbox-{os.getuid()}")  # noqa: S108 - checked private below
+    return Path(f"/tmp/eda-sandbox-{os.getuid()}")  # noqa: S108 - checked private below
+
+
+def _socket_dir() -> Path:
+    folder = _socket_folder()
     folder.mkdir(mode=0o700, exist_ok=True)
     if folder.stat().st_uid != os.getuid() or folder.stat().st_mode & 0o077:
         raise PermissionError(f"{folder} must be private to this user")
     return folder
 
 
+def _key(settings: Settings) -> str:
+    return hashlib.sha256(str(settings.state_dir).encode()).hexdigest()[:12]
+
+
 def paths(settings: Settings, runtime: str) -> tuple[str, str]:
     """(socket address, modules file) of the zygote for ``runtime`` in this sandbox."""
-    key = hashlib.sha256(str(settings.state_dir).encode()).hexdigest()[:12]
-    sock = _socket_dir() / f"{key}-{runtime}.sock"
+    sock = _socket_dir() / f"{_key(settings)}-{runtime}.sock"
     return str(sock), str(settings.envs_dir / f"zygote-{runtime}.modules")
+
+
+def remove_sockets(settings: Settings) -> list[Path]:
+    """Remove this sandbox's fork-server sockets; for ``down``, once the fork servers are
+    gone. Returns what was removed. The per-user folder itself stays: the sandboxes of
+    one user share it, and removing it could race with another one's start."""
+    removed = []
+    for sock in _socket_folder().glob(f"{_key(settings)}-*.sock"):
+        sock.unlink(missing_ok=True)
+        removed.append(sock)
+    return removed
 
 
 def ensure(settings: Settings, rt: RuntimeEnv) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from eda_sandbox.cli.arguments import join_dash_values
 from eda_sandbox.config import load_settings
 from eda_sandbox.errors import PackagingError, SettingsError, TopologyApplyError
 from eda_sandbox.iam.check import check_topology
@@ -96,7 +97,8 @@ def check_iam(
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(join_dash_values(p, sys.argv[1:] if argv is None else argv))
     console = Console(stderr=False, highlight=False)
     err = Console(stderr=True, highlight=False)
     try:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from eda_sandbox.iam.actions import action_problem
+from eda_sandbox.topology.entrypoints import handler_problem
 from eda_sandbox.topology.schema import REF_ATTRIBUTES, REF_RE, Permission, SendFrom, Topology
 
 Problem = tuple[str, str]
@@ -197,6 +198,10 @@ def _functions(t: Topology, root: Path, check_code: bool) -> Iterator[Problem]:
         at = f"functions.{name}"
         if check_code and not (root / fn.code).is_dir():
             yield f"{at}.code", f"folder {fn.code} does not exist (under {root})"
+        elif check_code:
+            layers = [root / t.layers[n].code for n in fn.layers if n in t.layers]
+            if problem := handler_problem(root, fn.code, fn.runtime, fn.handler, layers):
+                yield f"{at}.handler", problem
         for key, value in fn.environment.items():
             yield from _refs(t, f"{at}.environment.{key}", value)
         for i, perm in enumerate(fn.permissions):

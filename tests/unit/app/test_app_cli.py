@@ -135,12 +135,63 @@ def test_raw_file(aws: Recorder, tmp_path: Path, capsys: pytest.CaptureFixture[s
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event))
 
-    assert cli.main(["publish", "raw", "--file", str(path)]) == 0
+    assert cli.main(["publish", "raw", "--file", str(path), "--no-validate"]) == 0
 
     body = json.loads(aws.calls[0][1]["Message"])
-    # Sent as written (the consumer, not the producer, rejects a POISON order).
+    # Sent as written: --no-validate leaves the rejection to the consumer.
     assert {k: body[k] for k in event} == event
     assert printed_ids(capsys)["event_id"] == "e-r"
+
+
+def test_order_the_consumer_would_reject_is_refused_naming_the_field(
+    aws: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["publish", "order", "--quantity", "-1", "--amount", "-5", "--order-id", ""]
+    args += ["--customer-id", "c1", "--sku", "S"]
+
+    assert cli.main(args) == 1
+
+    err = capsys.readouterr().err
+    assert "invalid event: order_id is '': must be a non-empty string" in err
+    assert "rejected by order_consumer's model, layers/shared/python/eda_events/models.py" in err
+    assert aws.calls == []
+
+
+@pytest.mark.parametrize(
+    ("via", "consumer"),
+    [
+        ("sns", "order_consumer"),
+        ("fifo", "order_fifo_consumer"),
+        ("eventbridge", "order_placed_handler"),
+    ],
+)
+def test_each_route_is_checked_by_its_own_consumer(
+    aws: Recorder, capsys: pytest.CaptureFixture[str], via: str, consumer: str
+) -> None:
+    args = [*ORDER_ARGS, "--via", via, "--seq", "1"]
+    args[args.index("2")] = "0"  # quantity 0
+
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    assert "quantity is 0: must be >= 1" in err and f"rejected by {consumer}'s model" in err
+
+
+def test_no_validate_sends_a_bad_order_as_given(aws: Recorder) -> None:
+    args = [*ORDER_ARGS, "--no-validate"]
+    args[args.index("2")] = "-1"
+    args[args.index("9.5")] = "-5"
+
+    assert cli.main(args) == 0
+    body = json.loads(aws.calls[0][1]["Message"])
+    assert (body["quantity"], body["amount"]) == (-1, -5)
+
+
+def test_option_values_may_start_with_a_dash(aws: Recorder) -> None:
+    args = ["publish", "user_signup", "--user-id", "-u1", "--email", "-a@b.c", "--name", "-Ann"]
+
+    assert cli.main(args) == 0
+    body = json.loads(aws.calls[0][1]["Message"])
+    assert (body["user_id"], body["email"], body["name"]) == ("-u1", "-a@b.c", "-Ann")
 
 
 def test_raw_from_stdin(aws: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:

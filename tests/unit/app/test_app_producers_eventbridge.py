@@ -19,7 +19,7 @@ from eda_app import (
     PutEventsError,
     put_events,
 )
-from eda_app.events import MAX_MESSAGE_BYTES
+from eda_app.events import MAX_PUTEVENTS_BYTES
 from eda_app.outputs import Outputs
 from eda_app.producers import backoff_delay
 
@@ -121,10 +121,10 @@ def test_put_events_batches_by_ten() -> None:
 
 def test_put_events_batches_by_size() -> None:
     events = FakeEvents()
-    big = "x" * 100_000
+    big = "x" * 400_000
     put_events([order(n, sku=big) for n in range(5)], bus_name=BUS, events_client=events)
 
-    # Two ~100 KB entries fit under 256 KiB, a third does not.
+    # Two ~400 KB entries fit under 1 MiB, a third does not.
     assert [len(call) for call in events.calls] == [2, 2, 1]
 
 
@@ -228,9 +228,9 @@ def test_call_level_error_reports_the_unsent_batch_and_keeps_going() -> None:
 
 def test_oversized_entry_is_refused_before_any_call() -> None:
     events = FakeEvents()
-    with pytest.raises(MessageTooLargeError, match=r"entry #1 .*over the 262144-byte limit"):
+    with pytest.raises(MessageTooLargeError, match=r"entry #1 .*over the 1048576-byte limit"):
         put_events(
-            [order(0), order(1, sku="x" * MAX_MESSAGE_BYTES)],
+            [order(0), order(1, sku="x" * MAX_PUTEVENTS_BYTES)],
             bus_name=BUS,
             events_client=events,
         )

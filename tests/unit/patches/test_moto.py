@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -13,8 +14,16 @@ CASES = Path(__file__).with_name("moto_cases.py")
 
 
 def _run(mode: str) -> list[object]:
+    # boto3 honours AWS_ENDPOINT_URL (exported for `make test`): without this the cases
+    # would go to the running sandbox instead of moto's in-process mock.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     done = subprocess.run(
-        [sys.executable, str(CASES), mode], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, str(CASES), mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
     )
     result: list[object] = json.loads(done.stdout)
     return result

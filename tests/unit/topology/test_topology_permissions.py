@@ -15,6 +15,7 @@ AT = "functions.fn.permissions[0]"
 
 def _load(tmp_path: Path, permission: dict[str, Any]) -> list[str]:
     (tmp_path / "fn").mkdir(exist_ok=True)
+    (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return event\n")
     doc = {
         "project": "demo",
         "base_dir": ".",

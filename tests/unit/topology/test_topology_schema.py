@@ -62,8 +62,16 @@ BASE: dict[str, Any] = {
 }
 
 
+def make_code(root: Path) -> Path:
+    """The consumer's code folder, with the handler BASE names (``app.handler``)."""
+    folder = root / "handlers" / "consumer"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "app.py").write_text("def handler(event, context):\n    return event\n")
+    return folder
+
+
 def problems_of(tmp_path: Path, doc: Any = None, text: str | None = None) -> list[str]:
-    (tmp_path / "handlers" / "consumer").mkdir(parents=True, exist_ok=True)
+    make_code(tmp_path)
     path = tmp_path / "topology.yaml"
     path.write_text(text if text is not None else yaml.safe_dump(doc, sort_keys=False))
     with pytest.raises(InvalidTopologyError) as caught:
@@ -90,7 +98,7 @@ DELETE = object()
 
 
 def test_base_document_is_valid(tmp_path: Path) -> None:
-    (tmp_path / "handlers" / "consumer").mkdir(parents=True)
+    make_code(tmp_path)
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(BASE))
     loaded = load_topology(path, base_dir=tmp_path)
@@ -284,7 +292,7 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_error_is_a_topology_validation_error_listing_problems(tmp_path: Path) -> None:
     path = tmp_path / "topology.yaml"
     path.write_text(yaml.safe_dump(edit(**{"functions/consumer/timeout": 0})))
-    (tmp_path / "handlers" / "consumer").mkdir(parents=True)
+    make_code(tmp_path)
     with pytest.raises(TopologyValidationError) as caught:
         load_topology(path, base_dir=tmp_path)
     assert str(caught.value) == f"{path}: functions.consumer.timeout: 0 is not between 1 and 900"
@@ -296,7 +304,7 @@ def test_relative_file_is_named_as_given(tmp_path: Path, monkeypatch: pytest.Mon
     Path("infra/topology.yaml").write_text(
         yaml.safe_dump(edit(**{"functions/consumer/timeout": 0}))
     )
-    (tmp_path / "handlers" / "consumer").mkdir(parents=True)
+    make_code(tmp_path)
     with pytest.raises(InvalidTopologyError) as caught:
         load_topology(Path("infra/topology.yaml"), base_dir=tmp_path)
     assert caught.value.problems == [
@@ -316,7 +324,7 @@ def layered(**changes: Any) -> dict[str, Any]:
 
 
 def test_a_function_lists_its_layers(tmp_path: Path) -> None:
-    (tmp_path / "handlers" / "consumer").mkdir(parents=True)
+    make_code(tmp_path)
     (tmp_path / "layers" / "common" / "python").mkdir(parents=True)
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(layered()))
