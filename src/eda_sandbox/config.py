@@ -34,6 +34,8 @@ RETRY_DELAYS = ("compressed", "aws")
 # ``compressed`` divides AWS's retry delays by this: Lambda's async retries after 1 and 2
 # minutes come after 1 and 2 s, and EventBridge's back-off shrinks alike.
 RETRY_COMPRESSION = 60
+# Where the sandbox serves its journey store (patches/tracing/endpoint.py).
+JOURNEYS_PATH = "/_eda-sandbox/journeys"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class Settings:
     async_invokers: int = 16
     lambda_starts: int = 2
     retry_delays: str = "compressed"
+    # Journey tracing (patches/tracing/): on by default, the last ``journeys`` kept.
+    tracing: bool = True
+    journeys: int = 1000
 
     @property
     def retry_delay_factor(self) -> float:
@@ -94,6 +99,15 @@ class Settings:
     @property
     def outputs_file(self) -> Path:
         return self.state_dir / "outputs.json"
+
+    @property
+    def journeys_dir(self) -> Path:
+        """OTLP JSON files of the recorded journeys."""
+        return self.state_dir / "journeys"
+
+    @property
+    def journeys_url(self) -> str:
+        return f"{self.endpoint_url}{JOURNEYS_PATH}"
 
     @property
     def health_url(self) -> str:
@@ -139,6 +153,17 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise SettingsError(name, raw, "must be 1 or more")
     return value
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "on", "yes"):
+        return True
+    if raw in ("0", "false", "off", "no"):
+        return False
+    raise SettingsError(name, raw, "must be 1 or 0")
 
 
 def _host(env: Mapping[str, str], name: str, default: str) -> str:
@@ -236,6 +261,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         esm_pollers=_count(env, "EDA_SANDBOX_ESM_POLLERS", 4),
         async_invokers=_count(env, "EDA_SANDBOX_ASYNC_INVOKERS", 16),
         # One start per core at a time: a start is CPU-bound (an interpreter importing).
+        tracing=_switch(env, "EDA_SANDBOX_TRACING", True),
+        journeys=_count(env, "EDA_SANDBOX_JOURNEYS", 1000),
         lambda_starts=_count(env, "EDA_SANDBOX_LAMBDA_STARTS", max(2, os.cpu_count() or 2)),
         retry_delays=retry_delays,
         runtimes_override=Path(env["EDA_SANDBOX_RUNTIMES_DIR"]).resolve()

@@ -1,0 +1,171 @@
+"""Journey hops of EventBridge: PutEvents, each rule's decision, the target invocation.
+
+Wraps (LocalStack 2026.3.0):
+
+- ``EventsProvider._process_entry``: one PutEvents entry accepted (bus, source,
+  detail-type, the EventId EventBridge gave it);
+- ``EventsProvider._process_rules``: one rule against one event, on the rules' worker
+  thread; a miss is matched again key by key to name the pattern key that failed
+  (upstream only answers yes or no);
+- ``TargetSender.process_event``: the delivery to one target, and its error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from eda_sandbox.journeys.model import HopKind
+from eda_sandbox.patches.tracing.base import Instrumentor, arg, enabled, linked, short_name
+
+_PROVIDER = "localstack.services.events.provider"
+_TARGET = "localstack.services.events.target"
+_MISSING = "<missing>"
+
+
+def failed_pattern_key(pattern: dict[str, Any], event: dict[str, Any]) -> tuple[str, str]:
+    """The first pattern key (a dotted path into the event) that the event fails, and the
+    event's value there."""
+    from localstack.utils.event_matcher import matches_event
+
+    def walk(sub: dict[str, Any], value: Any, path: list[str]) -> tuple[str, str] | None:
+        for key, condition in sub.items():
+            if key.startswith("$or"):
+                continue
+            nested: dict[str, Any] = {key: condition}
+            for outer in reversed(path):
+                nested = {outer: nested}
+            if matches_event(json.dumps(nested), event):
+                continue
+            inner = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+            if isinstance(condition, dict) and isinstance(inner, dict):
+                return walk(condition, inner, [*path, key]) or (".".join([*path, key]), "{...}")
+            shown = inner if isinstance(inner, str) else json.dumps(inner)
+            return ".".join([*path, key]), shown
+        return None
+
+    return walk(pattern, event, []) or ("$or", _MISSING)
+
+
+def _correlation_id(event: dict[str, Any]) -> str | None:
+    detail = event.get("detail")
+    value = detail.get("correlation_id") if isinstance(detail, dict) else None
+    return str(value) if value is not None else None
+
+
+class EventsInstrumentor(Instrumentor):
+    TARGETS = (
+        (_PROVIDER, "EventsProvider._process_entry", "_patched_process_entry"),
+        (_PROVIDER, "EventsProvider._process_rules", "_patched_process_rules"),
+        (
+            "localstack.services.events.target",
+            "TargetSender.process_event",
+            "_patched_process_event",
+        ),
+    )
+
+    def _patched_process_entry(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not enabled():
+            return wrapped(*args, **kwargs)
+        entry = arg(args, kwargs, 0, "entry")
+        processed = arg(args, kwargs, 1, "processed_entries")
+        context = arg(args, kwargs, 3, "context")
+        before, started = len(processed), time.time()
+        result = wrapped(*args, **kwargs)
+        if len(processed) > before and "EventId" in processed[-1]:
+            event_id = processed[-1]["EventId"]
+            try:
+                detail = json.loads(entry.get("Detail") or "{}")
+            except ValueError:
+                detail = {}
+            header = getattr(context, "trace_context", {}).get("aws_trace_header")
+            self.record(
+                HopKind.PUT_EVENTS,
+                short_name(entry.get("EventBusName") or "default"),
+                keys=(event_id,),
+                correlation_ids=(
+                    _correlation_id({"detail": detail}) if isinstance(detail, dict) else None,
+                ),
+                trace_header=header.to_header_str() if header is not None else None,
+                new=True,
+                at=started,
+                event_id=event_id,
+                source=entry.get("Source"),
+                detail_type=entry.get("DetailType"),
+            )
+        return result
+
+    def _patched_process_rules(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not enabled():
+            return wrapped(*args, **kwargs)
+        from localstack.utils.event_matcher import matches_event
+
+        rule = arg(args, kwargs, 0, "rule")
+        event = arg(args, kwargs, 3, "event_formatted")
+        header = arg(args, kwargs, 4, "trace_header")
+        event_id = event.get("id")
+        common: dict[str, Any] = {
+            "keys": (event_id,),
+            "correlation_ids": (_correlation_id(event),),
+            "trace_header": header.to_header_str() if header is not None else None,
+            "new": True,
+            "event_id": event_id,
+            "bus": rule.event_bus_name,
+            "pattern": rule.event_pattern,
+        }
+        if matches_event(rule.event_pattern, event):
+            self.record(HopKind.RULE_MATCHED, rule.name, **common)
+        else:
+            try:
+                key, value = failed_pattern_key(json.loads(rule.event_pattern or "{}"), event)
+            except ValueError:
+                key, value = "(pattern)", _MISSING
+            self.record(
+                HopKind.RULE_NOT_MATCHED,
+                rule.name,
+                reason=f"{key}={value!r} does not match the pattern",
+                failed_key=key,
+                failed_value=value,
+                **common,
+            )
+        with linked(event_id):
+            return wrapped(*args, **kwargs)
+
+    def _patched_process_event(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not enabled():
+            return wrapped(*args, **kwargs)
+        event = arg(args, kwargs, 0, "event")
+        event_id = event.get("id") if isinstance(event, dict) else None
+        target = instance.target
+        started = time.time()
+        common: dict[str, Any] = {
+            "keys": (event_id,),
+            "at": started,
+            "event_id": event_id,
+            "target_id": target.get("Id"),
+            "target_arn": target.get("Arn"),
+            "rule": instance.rule_name if hasattr(instance, "rule_name") else None,
+        }
+        with linked(event_id):
+            try:
+                result = wrapped(*args, **kwargs)
+            except Exception as e:
+                code = getattr(e, "response", {}).get("Error", {}).get("Code") or type(e).__name__
+                self.record(
+                    HopKind.TARGET_INVOKED,
+                    short_name(target.get("Arn")),
+                    failed=True,
+                    reason=f"{code}: {e}",
+                    error_code=code,
+                    **common,
+                )
+                raise
+        self.record(HopKind.TARGET_INVOKED, short_name(target.get("Arn")), **common)
+        return result

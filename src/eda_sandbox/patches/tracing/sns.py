@@ -1,0 +1,216 @@
+"""Journey hops of SNS: the publish, each subscription's filter decision, the delivery.
+
+Wraps (LocalStack 2026.3.0):
+
+- ``SnsProvider.publish``: the trace header of the request (the gateway's trace context,
+  created when the producer sent none);
+- ``PublishDispatcher.publish_to_topic``: the publish itself (topic, MessageId,
+  attributes), before the subscriptions are looked at;
+- ``PublishDispatcher._should_publish``: where the filter policy decides, per
+  subscription; a "no" is evaluated again key by key to name the key and value that
+  failed (upstream only answers yes or no);
+- ``TopicPublisher.publish``: the delivery to one subscriber, on SNS's worker thread.
+  With no ``X-Amzn-Trace-Id`` from the producer, the journey's trace header is handed to
+  the subscriber as AWS does with active tracing, so SQS stores it as the message's
+  ``AWSTraceHeader`` system attribute;
+- ``sns_error_to_dead_letter_queue``: a delivery that failed into the subscription's DLQ.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from eda_sandbox.journeys.model import HopKind
+from eda_sandbox.patches.tracing.base import (
+    Instrumentor,
+    arg,
+    attribute_value,
+    enabled,
+    linked,
+    short_name,
+    simple_attributes,
+    thread_set,
+    thread_value,
+)
+
+_PUBLISHER = "localstack.services.sns.publisher"
+_MISSING = "<missing>"
+
+
+def subscription_name(subscriber: dict[str, Any]) -> str:
+    """``sqs:EventQueue``, ``lambda:user_signup_handler``: protocol and endpoint name."""
+    return f"{subscriber.get('Protocol', '?')}:{short_name(subscriber.get('Endpoint'))}"
+
+
+def failed_filter_key(
+    policy: dict[str, Any], scope: str, attributes: dict[str, Any], body: str | None
+) -> tuple[str, str]:
+    """The first policy key whose conditions the message fails, and the message's value."""
+    from localstack.services.sns.filter import SubscriptionFilter
+
+    check = SubscriptionFilter()
+    if scope != "MessageBody":
+        for key, conditions in policy.items():
+            if key.startswith("$or"):
+                continue
+            if not check.check_filter_policy_on_message_attributes({key: conditions}, attributes):
+                return key, attribute_value(attributes, key) or _MISSING
+        return "$or", _MISSING
+    try:
+        payload = json.loads(body or "")
+    except ValueError:
+        return "(body)", "not a JSON object"
+    if not isinstance(payload, dict):
+        return "(body)", "not a JSON object"
+    return _failed_body_key(check, policy, payload, "")
+
+
+def _failed_body_key(
+    check: Any, policy: dict[str, Any], payload: Any, prefix: str
+) -> tuple[str, str]:
+    for key, conditions in policy.items():
+        if key.startswith("$or"):
+            continue
+        path = f"{prefix}{key}"
+        if check._evaluate_nested_filter_policy_on_dict({key: conditions}, payload=payload):
+            continue
+        value = payload.get(key, _MISSING) if isinstance(payload, dict) else _MISSING
+        if isinstance(conditions, dict) and isinstance(value, dict):
+            return _failed_body_key(check, conditions, value, f"{path}.")
+        return path, value if isinstance(value, str) else json.dumps(value)
+    return prefix.rstrip(".") or "$or", _MISSING
+
+
+class SnsInstrumentor(Instrumentor):
+    TARGETS = (
+        ("localstack.services.sns.provider", "SnsProvider.publish", "_patched_sns_publish"),
+        (_PUBLISHER, "PublishDispatcher.publish_to_topic", "_patched_publish_to_topic"),
+        (_PUBLISHER, "PublishDispatcher._should_publish", "_patched_should_publish"),
+        (_PUBLISHER, "TopicPublisher.publish", "_patched_topic_publisher_publish"),
+        (_PUBLISHER, "sns_error_to_dead_letter_queue", "_patched_sns_error_to_dead_letter_queue"),
+    )
+
+    def _patched_sns_publish(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not enabled():
+            return wrapped(*args, **kwargs)
+        context = arg(args, kwargs, 0, "context")
+        header = getattr(context, "trace_context", {}).get("aws_trace_header")
+        with thread_set("sns_trace_header", header):
+            return wrapped(*args, **kwargs)
+
+    def _patched_publish_to_topic(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not enabled():
+            return wrapped(*args, **kwargs)
+        ctx = arg(args, kwargs, 0, "ctx")
+        topic_arn = arg(args, kwargs, 1, "topic_arn")
+        message = ctx.message
+        attributes = message.message_attributes or {}
+        header = thread_value("sns_trace_header")
+        self.record(
+            HopKind.PUBLISHED,
+            short_name(topic_arn),
+            keys=(message.message_id,),
+            correlation_ids=(attribute_value(attributes, "correlation_id"),),
+            trace_header=header.to_header_str() if header is not None else None,
+            new=True,
+            message_id=message.message_id,
+            topic_arn=topic_arn,
+            attributes=simple_attributes(attributes),
+            message_group_id=message.message_group_id,
+        )
+        with linked(message.message_id):
+            return wrapped(*args, **kwargs)
+
+    def _patched_should_publish(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        result = wrapped(*args, **kwargs)
+        if not enabled() or result is None:  # None: an unconfirmed subscription
+            return result
+        policies = arg(args, kwargs, 0, "subscription_filter_policy") or {}
+        message = arg(args, kwargs, 1, "message_ctx")
+        subscriber = arg(args, kwargs, 2, "subscriber")
+        policy = policies.get(subscriber["SubscriptionArn"])
+        name = subscription_name(subscriber)
+        common = {
+            "keys": (message.message_id,),
+            "message_id": message.message_id,
+            "subscription_arn": subscriber["SubscriptionArn"],
+            "policy": policy,
+        }
+        if result:
+            token = f"sns:{message.message_id}:{subscriber['SubscriptionArn']}"
+            self.record(HopKind.FILTER_MATCHED, name, opens=(token,), **common)
+            return result
+        scope = subscriber.get("FilterPolicyScope", "MessageAttributes")
+        key, value = failed_filter_key(
+            policy or {},
+            scope,
+            message.message_attributes or {},
+            message.message_content(subscriber["Protocol"]) if scope == "MessageBody" else None,
+        )
+        self.record(
+            HopKind.FILTERED_OUT,
+            name,
+            reason=f"{key}={value!r} does not match {json.dumps((policy or {}).get(key))}",
+            failed_key=key,
+            failed_value=value,
+            scope=scope,
+            **common,
+        )
+        return result
+
+    def _patched_topic_publisher_publish(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not enabled():
+            return wrapped(*args, **kwargs)
+        context = arg(args, kwargs, 0, "context")
+        subscriber = arg(args, kwargs, 1, "subscriber")
+        message_id = getattr(getattr(context, "message", None), "message_id", None)
+        trace = self.store.trace_of(message_id) if message_id else None
+        headers = getattr(context, "request_headers", None)
+        if trace and headers is not None and "X-Amzn-Trace-Id" not in headers:
+            # A copy: one publish context serves every subscriber of the topic.
+            context = dataclasses.replace(
+                context, request_headers={**headers, "X-Amzn-Trace-Id": f"Root={trace};Sampled=1"}
+            )
+            args, kwargs = (), {**kwargs, "context": context, "subscriber": subscriber}
+        with linked(message_id):
+            try:
+                return wrapped(*args, **kwargs)
+            finally:
+                self.record(
+                    HopKind.DELIVERED,
+                    subscription_name(subscriber),
+                    keys=(message_id,),
+                    closes=(f"sns:{message_id}:{subscriber['SubscriptionArn']}",),
+                    message_id=message_id,
+                    endpoint=subscriber.get("Endpoint"),
+                )
+
+    def _patched_sns_error_to_dead_letter_queue(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        result = wrapped(*args, **kwargs)
+        if not enabled():
+            return result
+        subscriber = arg(args, kwargs, 0, "sns_subscriber")
+        error = arg(args, kwargs, 2, "error_message")
+        attributes = subscriber.get("RedrivePolicy") if isinstance(subscriber, dict) else None
+        target = json.loads(attributes).get("deadLetterTargetArn") if attributes else None
+        self.record(
+            HopKind.DEAD_LETTERED,
+            short_name(target) if target else subscription_name(subscriber),
+            failed=True,
+            reason=f"SNS delivery failed: {error}",
+            dlq_arn=target,
+            subscription_arn=subscriber.get("SubscriptionArn"),
+        )
+        return result
