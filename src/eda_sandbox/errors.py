@@ -58,3 +58,15 @@ class WaitTimeoutError(SandboxError, AssertionError):
     def __init__(self, message: str, last_value: object = None) -> None:
         self.last_value = last_value
         super().__init__(message)
+
+
+class JourneyQueryError(SandboxError):
+    """The sandbox's journey endpoint (``/_eda-sandbox/journeys``) could not be read."""
+
+
+class JourneyAssertionError(SandboxError, AssertionError):
+    """A journey did not do what a test asserted; the message shows the journey."""
+
+
+class DlqError(SandboxError):
+    """A dead-letter queue operation failed: no such queue, not a DLQ, or a move failed."""

@@ -79,6 +79,16 @@ class JourneyStore:
             self._journeys.move_to_end(journey.id)
             return journey.id
 
+    def close(self, key: str, tokens: Iterable[str]) -> None:
+        """Mark ``tokens`` of ``key``'s journey done without a hop (nothing to show)."""
+        with self._lock:
+            journey = self._find_locked([key])
+            if journey is not None:
+                journey.in_flight.difference_update(tokens)
+                self._counter += 1
+                self._seq[journey.id] = self._counter
+                self._journeys.move_to_end(journey.id)
+
     def knows(self, key: str) -> bool:
         """Whether some journey carries ``key`` (cheap: the patches ask it per message)."""
         return key in self._index

@@ -11,6 +11,9 @@ at the end; ``--sandbox=auto|embedded|external|docker|aws`` chooses explicitly.
 ``events_listener`` -- capture what a bus routes (IATK's listener, offline).
 ``wait_until``, ``receive_until``, ``assert_in_dlq`` -- bounded waits that report what
 they saw.
+``journey`` -- ``journey(correlation_id)``: the test's events as the sandbox recorded
+them, hop by hop, with assertions (``testing/journey.py``). When a test that has a
+``correlation_id`` fails, its journeys are appended to the failure report.
 """
 
 from __future__ import annotations
@@ -27,8 +30,11 @@ from typing import Any
 import pytest
 
 from eda_sandbox.config import load_settings
+from eda_sandbox.errors import SandboxError
 from eda_sandbox.testing import sandbox as sandbox_mod
+from eda_sandbox.journeys.client import JourneyClient
 from eda_sandbox.testing.aws import AwsClients
+from eda_sandbox.testing.journey import JourneyView
 from eda_sandbox.testing.listener import EventsListener
 from eda_sandbox.testing.sqs import ReceivedMessage
 from eda_sandbox.testing.sqs import assert_in_dlq as _assert_in_dlq
@@ -37,6 +43,9 @@ from eda_sandbox.testing.waits import wait_until as _wait_until
 
 _OWNER = pytest.StashKey[bool]()
 _NOT_RUN = pytest.StashKey["_NotRunTracker"]()
+_JOURNEY_CLIENT = pytest.StashKey[JourneyClient]()
+# How long a failure report waits for the journey endpoint before giving up on it.
+_REPORT_TIMEOUT = 3.0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -129,6 +138,48 @@ def topology(sandbox: sandbox_mod.Sandbox, pytestconfig: pytest.Config) -> dict[
 def correlation_id(request: pytest.FixtureRequest) -> str:
     name = request.node.name.split("[")[0][-24:]
     return f"{name}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def journey(
+    sandbox: sandbox_mod.Sandbox, request: pytest.FixtureRequest
+) -> Callable[[str], JourneyView]:
+    """``journey(id)``: the journeys of a correlation, message, request or trace id."""
+    if sandbox.endpoint_url is None:
+        pytest.skip("journeys are recorded by the sandbox; a real AWS account has none")
+    client = JourneyClient(sandbox.endpoint_url)
+    request.node.stash[_JOURNEY_CLIENT] = client
+    return lambda key: JourneyView(client, key)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[pytest.TestReport]:
+    report: pytest.TestReport = yield
+    if report.when == "call" and report.failed:
+        _append_journey(item, report)
+    return report
+
+
+def _append_journey(item: pytest.Item, report: pytest.TestReport) -> None:
+    """The journeys of the failed test's correlation id, as a report section."""
+    funcargs = getattr(item, "funcargs", {})
+    cid = funcargs.get("correlation_id")
+    sandbox = funcargs.get("sandbox") or funcargs.get("aws")
+    if not isinstance(cid, str) or sandbox is None:
+        return
+    client = item.stash.get(_JOURNEY_CLIENT, None)
+    if client is None:
+        url = getattr(sandbox, "endpoint_url", None)
+        if not url:
+            return
+        client = JourneyClient(url, timeout=_REPORT_TIMEOUT)
+    try:
+        text = JourneyView(client, cid).text()
+    except SandboxError as e:
+        text = f"(could not read the journey: {e})"
+    report.sections.append((f"journey of {cid}", text))
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from types import ModuleType
 
-from eda_sandbox.cli.commands import down, logs, runtimes, status, topology, up
+from eda_sandbox.cli.commands import down, logs, runtimes, status, topology, trace, up
 
 COMMANDS: dict[str, ModuleType] = {
     "up": up,
@@ -11,6 +11,7 @@ COMMANDS: dict[str, ModuleType] = {
     "logs": logs,
     "runtimes": runtimes,
     "topology": topology,
+    "trace": trace,
 }
 
 __all__ = ["COMMANDS"]

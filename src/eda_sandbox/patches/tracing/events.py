@@ -4,6 +4,8 @@ Wraps (LocalStack 2026.3.0):
 
 - ``EventsProvider._process_entry``: one PutEvents entry accepted (bus, source,
   detail-type, the EventId EventBridge gave it);
+- ``EventsProvider._process_rules_async``: the end of matching one event's rules (the
+  event is in flight until then; nothing is shown for it);
 - ``EventsProvider._process_rules``: one rule against one event, on the rules' worker
   thread; a miss is matched again key by key to name the pattern key that failed
   (upstream only answers yes or no);
@@ -48,6 +50,18 @@ def failed_pattern_key(pattern: dict[str, Any], event: dict[str, Any]) -> tuple[
     return walk(pattern, event, []) or ("$or", _MISSING)
 
 
+def _has_rules(provider: Any, context: Any, bus: str) -> bool:
+    """Whether the bus has rules (only then does a worker thread match them)."""
+    try:
+        from localstack.services.events.utils import extract_event_bus_name
+
+        store = provider.get_store(context.region, context.account_id)
+        found = store.event_buses.get(extract_event_bus_name(bus))
+        return bool(found and found.rules)
+    except Exception:  # noqa: BLE001 - a lookup that fails only loses the in-flight mark
+        return False
+
+
 def _correlation_id(event: dict[str, Any]) -> str | None:
     detail = event.get("detail")
     value = detail.get("correlation_id") if isinstance(detail, dict) else None
@@ -57,6 +71,7 @@ def _correlation_id(event: dict[str, Any]) -> str | None:
 class EventsInstrumentor(Instrumentor):
     TARGETS = (
         (_PROVIDER, "EventsProvider._process_entry", "_patched_process_entry"),
+        (_PROVIDER, "EventsProvider._process_rules_async", "_patched_process_rules_async"),
         (_PROVIDER, "EventsProvider._process_rules", "_patched_process_rules"),
         (
             "localstack.services.events.target",
@@ -82,10 +97,13 @@ class EventsInstrumentor(Instrumentor):
             except ValueError:
                 detail = {}
             header = getattr(context, "trace_context", {}).get("aws_trace_header")
+            bus = entry.get("EventBusName") or "default"
             self.record(
                 HopKind.PUT_EVENTS,
-                short_name(entry.get("EventBusName") or "default"),
+                short_name(bus),
                 keys=(event_id,),
+                # In flight until the rules' worker thread has matched every rule.
+                opens=(f"events:{event_id}",) if _has_rules(instance, context, bus) else (),
                 correlation_ids=(
                     _correlation_id({"detail": detail}) if isinstance(detail, dict) else None,
                 ),
@@ -97,6 +115,19 @@ class EventsInstrumentor(Instrumentor):
                 detail_type=entry.get("DetailType"),
             )
         return result
+
+    def _patched_process_rules_async(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not enabled():
+            return wrapped(*args, **kwargs)
+        params = arg(args, kwargs, 0, "params")
+        event_id = params["event_formatted"].get("id")
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            if event_id:
+                self.store.close(event_id, (f"events:{event_id}",))
 
     def _patched_process_rules(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
