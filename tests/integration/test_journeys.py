@@ -71,7 +71,7 @@ def test_signup_dropped_by_the_queue_filter_shows_the_failed_key(
     (found,) = seen.journeys()
     w3c = found.trace_id.replace("1-", "", 1).replace("-", "") if found.trace_id else ""
     url = f"{e2e.aws.endpoint_url}{JOURNEYS_PATH}/{w3c}"
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - the sandbox
+    with urllib.request.urlopen(url, timeout=5) as response:
         answer = json.load(response)
     assert [j["id"] for j in answer["journeys"]] == [found.id], answer
 
@@ -86,9 +86,7 @@ def test_an_order_below_the_rule_minimum_names_the_pattern_key(
     assert not seen.hops(HopKind.INVOKED), seen.text()
 
 
-def test_a_failing_tests_report_contains_its_journey(
-    pytester: pytest.Pytester, e2e: Any
-) -> None:
+def test_a_failing_tests_report_contains_its_journey(pytester: pytest.Pytester, e2e: Any) -> None:
     pytester.makepyfile(test_inner=INNER_FAILING.format(topic=e2e.topic_arn("EventTopic")))
     result = pytester.runpytest_inprocess("--sandbox=external", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)

@@ -94,9 +94,11 @@ class JourneyView:
         """A message reached the DLQ ``queue`` (or on-failure destination), with ``reason``
         in its reason when given."""
         return self._expect(
-            lambda h: h.kind in (HopKind.DEAD_LETTERED, HopKind.ON_FAILURE)
-            and _named(h.resource, queue)
-            and (reason is None or reason in (h.reason or "")),
+            lambda h: (
+                h.kind in (HopKind.DEAD_LETTERED, HopKind.ON_FAILURE)
+                and _named(h.resource, queue)
+                and (reason is None or reason in (h.reason or ""))
+            ),
             f"arrival in {queue!r}" + (f" with a reason containing {reason!r}" if reason else ""),
         )
 
@@ -104,18 +106,22 @@ class JourneyView:
         """The filter policy of ``subscription`` (its endpoint's name) dropped a message,
         on the policy key ``key`` when given."""
         return self._expect(
-            lambda h: h.kind == HopKind.FILTERED_OUT
-            and _named(h.resource, subscription)
-            and (key is None or h.detail.get("failed_key") == key),
+            lambda h: (
+                h.kind == HopKind.FILTERED_OUT
+                and _named(h.resource, subscription)
+                and (key is None or h.detail.get("failed_key") == key)
+            ),
             f"a message filtered out by {subscription!r}" + (f" on {key!r}" if key else ""),
         )
 
     def not_matched(self, rule: str, key: str | None = None) -> JourneyView:
         """The EventBridge rule ``rule`` did not match, on the pattern key ``key``."""
         return self._expect(
-            lambda h: h.kind == HopKind.RULE_NOT_MATCHED
-            and h.resource == rule
-            and (key is None or h.detail.get("failed_key") == key),
+            lambda h: (
+                h.kind == HopKind.RULE_NOT_MATCHED
+                and h.resource == rule
+                and (key is None or h.detail.get("failed_key") == key)
+            ),
             f"rule {rule!r} not matching" + (f" on {key!r}" if key else ""),
         )
 

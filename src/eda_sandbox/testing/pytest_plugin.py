@@ -23,7 +23,7 @@ import io
 import os
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,8 @@ import pytest
 
 from eda_sandbox.config import load_settings
 from eda_sandbox.errors import SandboxError
-from eda_sandbox.testing import sandbox as sandbox_mod
 from eda_sandbox.journeys.client import JourneyClient
+from eda_sandbox.testing import sandbox as sandbox_mod
 from eda_sandbox.testing.aws import AwsClients
 from eda_sandbox.testing.journey import JourneyView
 from eda_sandbox.testing.listener import EventsListener
@@ -155,8 +155,8 @@ def journey(
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[pytest.TestReport]:
-    report: pytest.TestReport = yield
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     if report.when == "call" and report.failed:
         _append_journey(item, report)
     return report
