@@ -190,3 +190,14 @@ def test_plugin_cache_is_per_set_of_entry_points(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(metadata, "distribution", Moved)
     assert launcher.localstack_env(settings)["XDG_CACHE_HOME"] != before
+
+
+def test_journey_ring_size_and_tracing_switch_are_validated() -> None:
+    s = load_settings({})
+    assert (s.tracing, s.journeys) == (True, 1000)
+    s = load_settings({"EDA_SANDBOX_TRACING": "0", "EDA_SANDBOX_JOURNEYS": "50"})
+    assert (s.tracing, s.journeys) == (False, 50)
+    for name, value in (("EDA_SANDBOX_JOURNEYS", "0"), ("EDA_SANDBOX_TRACING", "maybe")):
+        with pytest.raises(SettingsError) as error:
+            load_settings({name: value})
+        assert error.value.variable == name

@@ -51,31 +51,25 @@ class Instrumentor:
 
     def __init__(self, store: JourneyStore | None = None) -> None:
         self._store = store
-        self._instrumented = False
+        self._originals: list[tuple[Any, str, Any]] = []
 
     @property
     def store(self) -> JourneyStore:
         return self._store if self._store is not None else get_store()
 
     def instrument(self) -> None:
-        if self._instrumented:
+        if self._originals:
             return
         for module, name, patched in self.TARGETS:
+            owner, attribute = _owner(module, name)
+            # What the class itself holds (a plain function), not what getattr binds.
+            self._originals.append((owner, attribute, vars(owner)[attribute]))
             wrapt.wrap_function_wrapper(module, name, getattr(self, patched))
-        self._instrumented = True
 
     def uninstrument(self) -> None:
-        if not self._instrumented:
-            return
-        for module, name, _ in self.TARGETS:
-            owner: Any = importlib.import_module(module)
-            *path, attribute = name.split(".")
-            for part in path:
-                owner = getattr(owner, part)
-            current = vars(owner).get(attribute) if hasattr(owner, "__dict__") else None
-            if isinstance(current, wrapt.ObjectProxy):
-                setattr(owner, attribute, current.__wrapped__)
-        self._instrumented = False
+        for owner, attribute, original in reversed(self._originals):
+            setattr(owner, attribute, original)
+        self._originals.clear()
 
     def record(
         self,
@@ -116,6 +110,15 @@ class Instrumentor:
         except Exception:  # tracing must not change what it traces
             LOG.exception("could not record a %s hop", kind)
             return None
+
+
+def _owner(module: str, name: str) -> tuple[Any, str]:
+    """The object holding ``name`` (``"Class.method"`` or ``"function"``) in ``module``."""
+    owner: Any = importlib.import_module(module)
+    *path, attribute = name.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    return owner, attribute
 
 
 def current_links() -> tuple[str, ...]:
