@@ -31,6 +31,7 @@ from eda_sandbox.patches.tracing.base import (
     enabled,
     linked,
     short_name,
+    thread_set,
 )
 
 _ENVIRONMENT = "localstack.services.lambda_.invocation.execution_environment"
@@ -249,7 +250,9 @@ class LambdaInstrumentor(Instrumentor):
     def _patched_process_failure_destination(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        result = wrapped(*args, **kwargs)
+        # The destination's SendMessage is this hop, not the start of another journey.
+        with thread_set("dead_letter_send", True):
+            result = wrapped(*args, **kwargs)
         if enabled():
             sqs_invocation = arg(args, kwargs, 0, "sqs_invocation")
             config = arg(args, kwargs, 2, "event_invoke_config")

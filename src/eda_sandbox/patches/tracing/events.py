@@ -9,7 +9,10 @@ Wraps (LocalStack 2026.3.0):
 - ``EventsProvider._process_rules``: one rule against one event, on the rules' worker
   thread; a miss is matched again key by key to name the pattern key that failed
   (upstream only answers yes or no);
-- ``TargetSender.process_event``: the delivery to one target, and its error.
+- ``TargetSender.process_event``: one delivery attempt to one target, and its error (a
+  failed attempt stays in flight: ``patches/events/delivery.py`` retries it);
+- ``Deliveries._dead_letter`` (``patches/events/delivery.py``): the delivery gave up,
+  into the target's DLQ with the error code and the exhausted retry condition.
 """
 
 from __future__ import annotations
@@ -19,10 +22,19 @@ import time
 from typing import Any
 
 from eda_sandbox.journeys.model import HopKind
-from eda_sandbox.patches.tracing.base import Instrumentor, arg, enabled, linked, short_name
+from eda_sandbox.patches.tracing.base import (
+    Instrumentor,
+    arg,
+    enabled,
+    linked,
+    short_name,
+    thread_set,
+)
 
 _PROVIDER = "localstack.services.events.provider"
 _TARGET = "localstack.services.events.target"
+# Our own retrying delivery (patches/events/delivery.py) gives up here: to its DLQ or not.
+_DELIVERY = "eda_sandbox.patches.events.delivery"
 _MISSING = "<missing>"
 
 
@@ -184,6 +196,7 @@ class EventsInstrumentor(Instrumentor):
             "target_arn": target.get("Arn"),
             "rule": instance.rule_name if hasattr(instance, "rule_name") else None,
         }
+        token = f"target:{event_id}:{target.get('Id')}"
         with linked(event_id):
             try:
                 result = wrapped(*args, **kwargs)
@@ -194,9 +207,39 @@ class EventsInstrumentor(Instrumentor):
                     short_name(target.get("Arn")),
                     failed=True,
                     reason=f"{code}: {e}",
+                    opens=(token,),
                     error_code=code,
                     **common,
                 )
                 raise
-        self.record(HopKind.TARGET_INVOKED, short_name(target.get("Arn")), **common)
+        name = short_name(target.get("Arn"))
+        self.record(HopKind.TARGET_INVOKED, name, closes=(token,), **common)
         return result
+
+    def _patched_dead_letter(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not enabled():
+            return wrapped(*args, **kwargs)
+        sender = arg(args, kwargs, 0, "sender")
+        event = arg(args, kwargs, 1, "event")
+        failure = arg(args, kwargs, 2, "failure")
+        condition = arg(args, kwargs, 3, "condition")
+        retries = arg(args, kwargs, 4, "retries")
+        event_id = event.get("id") if isinstance(event, dict) else None
+        dlq = (sender.target.get("DeadLetterConfig") or {}).get("Arn")
+        self.record(
+            HopKind.DEAD_LETTERED,
+            short_name(dlq) if dlq else "(dropped: no DLQ)",
+            keys=(event_id,),
+            failed=True,
+            reason=f"{failure.code}: {condition} after {retries} retries",
+            closes=(f"target:{event_id}:{sender.target.get('Id')}",),
+            event_id=event_id,
+            error_code=failure.code,
+            retry_attempts=retries,
+            target_arn=sender.target.get("Arn"),
+        )
+        # The DLQ's SendMessage is this hop, not the start of another journey.
+        with thread_set("dead_letter_send", True):
+            return wrapped(*args, **kwargs)

@@ -56,8 +56,8 @@ class SqsInstrumentor(Instrumentor):
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         result = wrapped(*args, **kwargs)
-        if not enabled():
-            return result
+        if not enabled() or thread_value("dead_letter_send"):
+            return result  # a DLQ or on-failure send is recorded as that hop already
         queue = arg(args, kwargs, 0, "queue")
         context = arg(args, kwargs, 1, "context")
         message = result.message
