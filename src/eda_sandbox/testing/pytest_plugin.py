@@ -11,6 +11,7 @@ at the end; ``--sandbox=auto|embedded|external|docker|aws`` chooses explicitly.
 ``events_listener`` -- capture what a bus routes (IATK's listener, offline).
 ``wait_until``, ``receive_until``, ``assert_in_dlq`` -- bounded waits that report what
 they saw.
+``dlq`` -- list, show, redrive (StartMessageMoveTask) and purge dead-letter queues.
 ``journey`` -- ``journey(correlation_id)``: the test's events as the sandbox recorded
 them, hop by hop, with assertions (``testing/journey.py``). When a test that has a
 ``correlation_id`` fails, its journeys are appended to the failure report.
@@ -30,6 +31,7 @@ from typing import Any
 import pytest
 
 from eda_sandbox.config import load_settings
+from eda_sandbox.dlq.operations import DeadLetterQueues
 from eda_sandbox.errors import SandboxError
 from eda_sandbox.journeys.client import JourneyClient
 from eda_sandbox.testing import sandbox as sandbox_mod
@@ -180,6 +182,12 @@ def _append_journey(item: pytest.Item, report: pytest.TestReport) -> None:
     except SandboxError as e:
         text = f"(could not read the journey: {e})"
     report.sections.append((f"journey of {cid}", text))
+
+
+@pytest.fixture
+def dlq(aws: AwsClients) -> DeadLetterQueues:
+    """Dead-letter queues: ``list_queues()``, ``show(q)``, ``redrive(q, to=...)``, ``purge(q)``."""
+    return DeadLetterQueues(aws.sqs)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from types import ModuleType
 
-from eda_sandbox.cli.commands import down, logs, runtimes, status, topology, trace, up
+from eda_sandbox.cli.commands import dlq, down, logs, runtimes, status, topology, trace, up
 
 COMMANDS: dict[str, ModuleType] = {
     "up": up,
@@ -12,6 +12,7 @@ COMMANDS: dict[str, ModuleType] = {
     "runtimes": runtimes,
     "topology": topology,
     "trace": trace,
+    "dlq": dlq,
 }
 
 __all__ = ["COMMANDS"]

@@ -1,0 +1,166 @@
+"""Dead-letter queues: list, show, redrive and purge, for the CLI and for tests.
+
+A queue counts as a DLQ when another queue's redrive policy targets it (SQS's own
+``ListDeadLetterSourceQueues``) or when its name says it holds failures (``-dlq``,
+``-failures``: the topology's SNS, EventBridge and Lambda on-failure queues, which no
+redrive policy names). Redrive is SQS's ``StartMessageMoveTask`` (LocalStack 2026.3.0
+implements it, with the original sources when no destination is given), watched through
+``ListMessageMoveTasks`` until it ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from eda_sandbox.errors import DlqError
+
+FAILURE_NAME_MARKS = ("-dlq", "-failures")
+MOVE_TASK_POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class DeadLetterQueue:
+    name: str
+    url: str
+    arn: str
+    messages: int
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    body: str
+    receive_count: int
+    source_arn: str | None
+    sent_at: float
+    # EventBridge's and SNS's DLQ messages carry the error as message attributes.
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MoveProgress:
+    status: str
+    moved: int
+    to_move: int | None
+    failure: str | None = None
+
+
+class DeadLetterQueues:
+    def __init__(self, sqs: Any) -> None:
+        self.sqs = sqs
+
+    def url(self, name_or_url: str) -> str:
+        if name_or_url.startswith("http"):
+            return name_or_url
+        try:
+            return str(self.sqs.get_queue_url(QueueName=name_or_url)["QueueUrl"])
+        except ClientError as e:
+            raise DlqError(f"no queue named {name_or_url!r}: {e}") from e
+
+    def list_queues(self) -> list[DeadLetterQueue]:
+        """Every DLQ of the account and region, with its message count and sources."""
+        found = []
+        for url in self.sqs.list_queues().get("QueueUrls", []):
+            name = url.rsplit("/", 1)[-1]
+            sources = self.sqs.list_dead_letter_source_queues(QueueUrl=url).get("queueUrls", [])
+            if not sources and not any(mark in name for mark in FAILURE_NAME_MARKS):
+                continue
+            attributes = self.sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["QueueArn", "ApproximateNumberOfMessages"]
+            )["Attributes"]
+            found.append(
+                DeadLetterQueue(
+                    name=name,
+                    url=url,
+                    arn=attributes["QueueArn"],
+                    messages=int(attributes["ApproximateNumberOfMessages"]),
+                    sources=tuple(s.rsplit("/", 1)[-1] for s in sources),
+                )
+            )
+        return sorted(found, key=lambda q: q.name)
+
+    def show(self, queue: str, limit: int = 10) -> list[DeadLetter]:
+        """Up to ``limit`` messages, left in the queue (received with visibility 0)."""
+        url = self.url(queue)
+        seen: dict[str, DeadLetter] = {}
+        for _ in range(max(1, (limit + 9) // 10) * 2):
+            answer = self.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, limit),
+                VisibilityTimeout=0,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            for m in answer.get("Messages", []):
+                attributes = m.get("Attributes", {})
+                seen.setdefault(
+                    m["MessageId"],
+                    DeadLetter(
+                        message_id=m["MessageId"],
+                        body=m["Body"],
+                        receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
+                        source_arn=attributes.get("DeadLetterQueueSourceArn"),
+                        sent_at=int(attributes.get("SentTimestamp", 0)) / 1000,
+                        attributes={
+                            k: str(v.get("StringValue"))
+                            for k, v in (m.get("MessageAttributes") or {}).items()
+                        },
+                    ),
+                )
+            if len(seen) >= limit:
+                break
+        return list(seen.values())[:limit]
+
+    def redrive(
+        self, queue: str, to: str | None = None, timeout: float = 60.0
+    ) -> Iterator[MoveProgress]:
+        """Move every message back (to its original source, or to ``to``), yielding
+        progress until the move task ends."""
+        arn = self._arn(self.url(queue))
+        params: dict[str, Any] = {"SourceArn": arn}
+        if to:
+            params["DestinationArn"] = self._arn(self.url(to))
+        try:
+            self.sqs.start_message_move_task(**params)
+        except ClientError as e:
+            raise DlqError(f"cannot redrive {queue}: {e}") from e
+        deadline = time.monotonic() + timeout
+        while True:
+            tasks = self.sqs.list_message_move_tasks(SourceArn=arn, MaxResults=1).get("Results", [])
+            task = tasks[0] if tasks else {"Status": "RUNNING"}
+            progress = MoveProgress(
+                status=task.get("Status", "RUNNING"),
+                moved=int(task.get("ApproximateNumberOfMessagesMoved", 0)),
+                to_move=_int_or_none(task.get("ApproximateNumberOfMessagesToMove")),
+                failure=task.get("FailureReason"),
+            )
+            yield progress
+            if progress.status in ("COMPLETED", "FAILED", "CANCELLED"):
+                if progress.status != "COMPLETED":
+                    raise DlqError(f"redrive of {queue} {progress.status}: {progress.failure}")
+                return
+            if time.monotonic() > deadline:
+                raise DlqError(f"redrive of {queue} still {progress.status} after {timeout} s")
+            time.sleep(MOVE_TASK_POLL_SECONDS)  # polling SQS's task status, as its API asks
+
+    def purge(self, queue: str, confirm: Callable[[str], bool] = lambda _q: True) -> bool:
+        """Delete every message of ``queue`` if ``confirm(queue)`` says so."""
+        url = self.url(queue)
+        if not confirm(url.rsplit("/", 1)[-1]):
+            return False
+        self.sqs.purge_queue(QueueUrl=url)
+        return True
+
+    def _arn(self, url: str) -> str:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return str(attributes["Attributes"]["QueueArn"])
+
+
+def _int_or_none(value: object) -> int | None:
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None

@@ -1,0 +1,46 @@
+"""The DLQ tools: listing the reference topology's DLQs, and a redrive back to the source."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from eda_sandbox.cli.main import main as cli
+from eda_sandbox.dlq import DeadLetterQueues
+from eda_sandbox.testing import AwsClients
+
+
+def test_dlq_list_shows_the_reference_topologys_dead_letter_queues(
+    e2e: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(["dlq", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("EventQueue-dlq", "OrderQueue-dlq.fifo", "OrderPlaced-target-dlq"):
+        assert name in out, f"{name} missing from `dlq list`:\n{out}"
+
+
+def test_a_dead_lettered_message_is_shown_and_redriven_to_its_source(
+    aws: AwsClients, sqs_create_queue: Any, dlq: DeadLetterQueues, correlation_id: str
+) -> None:
+    dead = sqs_create_queue(f"{correlation_id[-20:]}-dlq")
+    dead_arn = aws.sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    policy = {"deadLetterTargetArn": dead_arn, "maxReceiveCount": 1}
+    source = sqs_create_queue(Attributes={"RedrivePolicy": json.dumps(policy)})
+    aws.sqs.send_message(QueueUrl=source, MessageBody=correlation_id)
+    assert aws.sqs.receive_message(QueueUrl=source, VisibilityTimeout=0).get("Messages")
+    # The next receive moves it (maxReceiveCount 1 passed) and returns nothing.
+    assert not aws.sqs.receive_message(QueueUrl=source).get("Messages")
+
+    (shown,) = dlq.show(dead)
+    assert shown.body == correlation_id and shown.source_arn is not None
+    assert shown.source_arn.endswith(source.rsplit("/", 1)[-1]), shown
+
+    progress = list(dlq.redrive(dead, timeout=20))
+    assert progress[-1].status == "COMPLETED" and progress[-1].moved == 1, progress
+    back = aws.sqs.receive_message(QueueUrl=source, WaitTimeSeconds=2).get("Messages", [])
+    assert [m["Body"] for m in back] == [correlation_id], back
+    assert dlq.purge(source) and not dlq.show(dead)
