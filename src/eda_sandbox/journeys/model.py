@@ -84,6 +84,8 @@ class Journey:
     correlation_ids: set[str] = field(default_factory=set)
     hops: list[Hop] = field(default_factory=list)
     in_flight: set[str] = field(default_factory=set)
+    # Tokens closed before they were opened (recorded out of order); not serialized.
+    closed_early: set[str] = field(default_factory=set)
     dropped_hops: int = 0
 
     @property

@@ -72,8 +72,8 @@ class JourneyStore:
                 journey.hops.append(hop)
             else:
                 journey.dropped_hops += 1
-            journey.in_flight.update(hop.opens)
-            journey.in_flight.difference_update(hop.closes)
+            self._open_locked(journey, hop.opens)
+            self._close_locked(journey, hop.closes)
             self._counter += 1
             self._seq[journey.id] = self._counter
             self._journeys.move_to_end(journey.id)
@@ -84,7 +84,7 @@ class JourneyStore:
         with self._lock:
             journey = self._find_locked([key])
             if journey is not None:
-                journey.in_flight.difference_update(tokens)
+                self._close_locked(journey, tokens)
                 self._counter += 1
                 self._seq[journey.id] = self._counter
                 self._journeys.move_to_end(journey.id)
@@ -146,6 +146,24 @@ class JourneyStore:
 
     def __len__(self) -> int:
         return len(self._journeys)
+
+    @staticmethod
+    def _open_locked(journey: Journey, tokens: Iterable[str]) -> None:
+        for token in tokens:
+            if token in journey.closed_early:
+                journey.closed_early.discard(token)
+            else:
+                journey.in_flight.add(token)
+
+    @staticmethod
+    def _close_locked(journey: Journey, tokens: Iterable[str]) -> None:
+        # Hops come from several threads: a close may be recorded before its open (the
+        # rules' worker thread can finish before PutEvents' own hop is written).
+        for token in tokens:
+            if token in journey.in_flight:
+                journey.in_flight.discard(token)
+            else:
+                journey.closed_early.add(token)
 
     def _find_locked(self, keys: list[str]) -> Journey | None:
         for key in keys:

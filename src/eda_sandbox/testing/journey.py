@@ -129,10 +129,16 @@ class JourneyView:
         """Exactly ``times`` attempts after the first: SQS redeliveries (receives after
         the first) plus scheduled async retries, of ``function`` when given."""
         hops = self.hops()
+        # Reading a DLQ afterwards (a test, `dlq show`) is not a retry.
+        dlqs = {h.resource for h in hops if h.kind == HopKind.DEAD_LETTERED}
         retries = [
             h
             for h in hops
-            if (h.kind == HopKind.RECEIVED and int(h.detail.get("receive_count", 1)) > 1)
+            if (
+                h.kind == HopKind.RECEIVED
+                and h.resource not in dlqs
+                and int(h.detail.get("receive_count", 1)) > 1
+            )
             or h.kind == HopKind.RETRY_SCHEDULED
         ]
         if function is not None:

@@ -54,6 +54,10 @@ def test_a_journey_is_in_flight_until_its_tokens_close() -> None:
     store.record(_hop(opens=("events:e",)), keys=["m1"])
     store.close("m1", ["events:e"])
     assert store.find("m1")[0].settled
+    # A close recorded before its open (another thread was quicker) still settles.
+    store.close("m1", ["late"])
+    store.record(_hop(opens=("late",)), keys=["m1"])
+    assert store.find("m1")[0].settled
 
 
 def test_updated_since_returns_only_what_changed() -> None:
