@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import uuid
 import zipfile
 from collections.abc import Callable, Generator, Iterator
@@ -145,13 +146,33 @@ def correlation_id(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def journey(
     sandbox: sandbox_mod.Sandbox, request: pytest.FixtureRequest
-) -> Callable[[str], JourneyView]:
-    """``journey(id)``: the journeys of a correlation, message, request or trace id."""
+) -> Iterator[Callable[[str], JourneyView]]:
+    """``journey(id)``: the journeys of a correlation, message, request or trace id.
+
+    After the test, the journeys it asked for are written as OTLP JSON to
+    ``<state dir>/journeys/<test>.json`` (and sent to ``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
     if sandbox.endpoint_url is None:
         pytest.skip("journeys are recorded by the sandbox; a real AWS account has none")
     client = JourneyClient(sandbox.endpoint_url)
     request.node.stash[_JOURNEY_CLIENT] = client
-    return lambda key: JourneyView(client, key)
+    asked: list[str] = []
+
+    def view(key: str) -> JourneyView:
+        asked.append(key)
+        return JourneyView(client, key)
+
+    yield view
+    if asked:
+        _write_otlp(client, asked, sandbox.settings.journeys_dir, request.node.nodeid)
+
+
+def _write_otlp(client: JourneyClient, keys: list[str], folder: Path, nodeid: str) -> None:
+    from eda_sandbox.journeys import otel
+
+    journeys = {j.id: j for key in dict.fromkeys(keys) for j in client.find(key)}
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[-150:]
+    otel.write_otlp_json(list(journeys.values()), folder / f"{name}.json")
+    otel.export(list(journeys.values()))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -31,6 +31,11 @@ def add_parser(sub: Any, name: str) -> None:
     parser.add_argument("--json", action="store_true", help="print the journeys as JSON")
     parser.add_argument("--last", type=int, metavar="N", help="the last N journeys, one line each")
     parser.add_argument("--follow", action="store_true", help="print hops live as they arrive")
+    parser.add_argument(
+        "--otlp",
+        metavar="FILE",
+        help="also write the journeys as OTLP JSON (and send them to OTEL_EXPORTER_OTLP_ENDPOINT)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +53,13 @@ def run(args: argparse.Namespace) -> int:
             out.print(render.summary_line(journey), highlight=False)
         return ExitStatus.SUCCESS
     journeys = client.find(args.id)
+    if args.otlp and journeys:
+        from pathlib import Path
+
+        from eda_sandbox.journeys import otel
+
+        otel.write_otlp_json(journeys, Path(args.otlp))
+        otel.export(journeys)
     if args.json:
         print(json.dumps([j.to_json() for j in journeys], indent=2))
     elif not journeys:
