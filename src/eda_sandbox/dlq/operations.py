@@ -68,12 +68,16 @@ class DeadLetterQueues:
         found = []
         for url in self.sqs.list_queues().get("QueueUrls", []):
             name = url.rsplit("/", 1)[-1]
-            sources = self.sqs.list_dead_letter_source_queues(QueueUrl=url).get("queueUrls", [])
-            if not sources and not any(mark in name for mark in FAILURE_NAME_MARKS):
-                continue
-            attributes = self.sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["QueueArn", "ApproximateNumberOfMessages"]
-            )["Attributes"]
+            try:
+                sources = self.sqs.list_dead_letter_source_queues(QueueUrl=url)
+                sources = sources.get("queueUrls", [])
+                if not sources and not any(mark in name for mark in FAILURE_NAME_MARKS):
+                    continue
+                attributes = self.sqs.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["QueueArn", "ApproximateNumberOfMessages"]
+                )["Attributes"]
+            except self.sqs.exceptions.QueueDoesNotExist:
+                continue  # deleted since it was listed (tests create and delete queues)
             found.append(
                 DeadLetterQueue(
                     name=name,
