@@ -84,8 +84,9 @@ def run_npm(function: str, command: list[str], cwd: Path) -> None:
 
 def npm_command() -> list[str]:
     """npm as the Node.js runtimes installed it (``eda-sandbox runtimes``), else npm on PATH."""
+    runtimes_dir = load_settings().runtimes_dir
     for runtime in reversed(list(NodeRuntime.RUNTIMES)):
-        npm = NodeRuntime(runtime).npm(load_settings().runtimes_dir)
+        npm = NodeRuntime(runtime).npm(runtimes_dir)
         if npm is not None:
             return npm
     on_path = shutil.which("npm")
