@@ -57,9 +57,8 @@ def zipped(runtime: str) -> tuple[bytes, str]:
     return buf.getvalue(), "index.handler" if node else "app.handler"
 
 
-def measure(
-    client: Any, runtime: str, cold_runs: int, warm_runs: int
-) -> list[tuple[str, str, str]]:
+def cold_starts(client: Any, runtime: str, cold_runs: int) -> tuple[str, list[float]]:
+    """Cold start times of new functions; returns the first one's name for warm runs."""
     code, handler = zipped(runtime)
     cold: list[float] = []
     for i in range(cold_runs):
@@ -74,16 +73,31 @@ def measure(
         client.get_waiter("function_active_v2").wait(FunctionName=name)
         t0 = time.perf_counter()
         resp = client.invoke(FunctionName=name, Payload=b"{}")
+        body = resp["Payload"].read()
         cold.append((time.perf_counter() - t0) * 1000)
-        assert "FunctionError" not in resp, resp["Payload"].read()
-    warm: list[float] = []
-    name = f"bench-cold-{runtime.replace('.', '-')}-0"
-    for _ in range(20):  # settle the connection pools
-        client.invoke(FunctionName=name, Payload=b"{}")
+        assert "FunctionError" not in resp, body
+    return f"bench-cold-{runtime.replace('.', '-')}-0", cold
+
+
+def warm_invokes(client: Any, functions: dict[str, str], warm_runs: int) -> dict[str, list[float]]:
+    """Warm invoke times per runtime, round robin: one invoke of each in turn, so a
+    change in the host's load falls on every runtime alike (no order effect)."""
+    for name in functions.values():
+        for _ in range(20):  # settle the connection pools
+            client.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()
+    warm: dict[str, list[float]] = {runtime: [] for runtime in functions}
+    payload = json.dumps({"x": 1}).encode()
     for _ in range(warm_runs):
-        t0 = time.perf_counter()
-        client.invoke(FunctionName=name, Payload=json.dumps({"x": 1}).encode())
-        warm.append((time.perf_counter() - t0) * 1000)
+        for runtime, name in functions.items():
+            t0 = time.perf_counter()
+            # Read the payload, as callers do: an unread body keeps its connection out
+            # of the pool, so the next call would pay a new TCP connection.
+            client.invoke(FunctionName=name, Payload=payload)["Payload"].read()
+            warm[runtime].append((time.perf_counter() - t0) * 1000)
+    return warm
+
+
+def rows_of(runtime: str, cold: list[float], warm: list[float]) -> list[tuple[str, str, str]]:
     node = runtime.startswith("nodejs")
     loads = "requires @aws-sdk/client-dynamodb" if node else "imports boto3"
     return [
@@ -130,8 +144,14 @@ def main() -> None:
             aws_access_key_id="test",
             aws_secret_access_key="test",
         )
-        for runtime in args.runtime or ["python3.12"]:
-            rows += measure(client, runtime, args.cold, args.warm)
+        runtimes = args.runtime or ["python3.12"]
+        functions: dict[str, str] = {}
+        colds: dict[str, list[float]] = {}
+        for runtime in runtimes:
+            functions[runtime], colds[runtime] = cold_starts(client, runtime, args.cold)
+        warm = warm_invokes(client, functions, args.warm)
+        for runtime in runtimes:
+            rows += rows_of(runtime, colds[runtime], warm[runtime])
     finally:
         launcher.stop(settings)
     table = Table(title=f"Lambda on the embedded sandbox ({time.strftime('%Y-%m-%d')})")
