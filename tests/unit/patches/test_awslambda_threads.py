@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,10 +25,14 @@ def test_metric_threads_run_on_the_pool_and_others_start_as_before() -> None:
         started.append(name)
         return "thread"
 
-    ran = threading.Event()
+    ran: list[str] = []
+    served = [True]
     with ThreadPoolExecutor(max_workers=1) as pool:
-        start = threads.route_metric_threads(start_thread, pool)
-        assert start(lambda *a, **k: ran.set(), name="record-cloudwatch-metric-fn:$LATEST") is None
+        start = threads.route_metric_threads(start_thread, pool, lambda: served[0])
+        metric = "record-cloudwatch-metric-fn:$LATEST"
+        assert start(lambda *a, **k: ran.append("served"), name=metric) is None
+        served[0] = False
+        assert start(lambda *a, **k: ran.append("not served"), name=metric) is None
         assert start(lambda *a: None, name="provisioning") == "thread"
-    assert ran.is_set()
+    assert ran == ["served"]
     assert started == ["provisioning"]

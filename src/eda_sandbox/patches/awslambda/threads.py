@@ -11,11 +11,13 @@ batch an event source mapping delivers.
 
 What changes: the keep-alive and start-up timers go to one scheduler thread
 (``eda_sandbox.executor.timers``) with the same deadlines and callbacks; the metrics go,
-in order, to one worker thread. What a timer does when it fires, and when, is LocalStack's.
+in order, to one worker thread, or nowhere when CloudWatch is not served. What a timer
+does when it fires, and when, is LocalStack's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,13 +30,18 @@ from eda_sandbox.patches import switch
 METRIC_THREAD_PREFIX = "record-cloudwatch-metric"
 
 
-def route_metric_threads(start_thread: Any, pool: ThreadPoolExecutor) -> Any:
-    """``start_thread`` that sends the metric threads' work to ``pool`` instead."""
+def route_metric_threads(
+    start_thread: Any, pool: ThreadPoolExecutor, cloudwatch: Callable[[], bool]
+) -> Any:
+    """``start_thread`` that sends the metric threads' work to ``pool`` instead, and
+    drops it when ``cloudwatch()`` says CloudWatch is not served (the work would return
+    at once)."""
 
     def start(func: Any, *args: Any, name: str | None = None, **kwargs: Any) -> Any:
         if name is not None and name.startswith(METRIC_THREAD_PREFIX):
-            # FuncThread calls func(params); these lambdas take *args, **kwargs.
-            pool.submit(func, None)
+            if cloudwatch():
+                # FuncThread calls func(params); these lambdas take *args, **kwargs.
+                pool.submit(func, None)
             return None  # both call sites drop the thread
         return start_thread(func, *args, name=name, **kwargs)
 
@@ -47,8 +54,11 @@ def share_lambda_timer_threads(*_args: Any) -> None:
     if not switch.enabled():
         return
     from localstack.services.lambda_.invocation import execution_environment, version_manager
+    from localstack.utils.bootstrap import is_api_enabled
 
     execution_environment.Timer = timers.Timer  # type: ignore[attr-defined,assignment]
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eda-lambda-metrics")
     original = version_manager.start_thread  # type: ignore[attr-defined]
-    version_manager.start_thread = route_metric_threads(original, pool)  # type: ignore[attr-defined]
+    version_manager.start_thread = route_metric_threads(  # type: ignore[attr-defined]
+        original, pool, lambda: is_api_enabled("cloudwatch")
+    )
