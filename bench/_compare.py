@@ -41,6 +41,8 @@ ROWS: list[tuple[str, tuple[str, ...], str, Check | None]] = [
     ("burst, events/s", ("run", "burst", "throughput"), ">= 1.5x", _ratio_at_least(1.5)),
     ("burst p50, ms", ("run", "burst", "p50_ms"), "<= 0.7x", _ratio_at_most(0.7)),
     ("burst p95, ms", ("run", "burst", "p95_ms"), "", None),
+    ("Node burst, events/s", ("run", "node burst", "throughput"), "", None),
+    ("Node burst p50, ms", ("run", "node burst", "p50_ms"), "", None),
     ("steady p50, ms", ("run", "steady", "p50_ms"), "", None),
     ("steady p95, ms", ("run", "steady", "p95_ms"), "ours <= 50 ms", _ours_at_most(50)),
     ("start to ready, s", ("value", "start to ready, s"), "<= 2x", _ratio_at_most(2)),

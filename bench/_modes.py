@@ -1,6 +1,9 @@
 """What each path sends, in which shape (the benchmark's modes), and through which call.
 
     sns-sqs      publish order_placed -> EventTopic -> EventQueue -> order_consumer -> Orders
+    sns-sqs-node publish user_signup -> EventTopic -> SignupQueue -> signup_consumer (Node.js,
+                 Powertools for AWS Lambda TypeScript) -> Signups; the same publish also
+                 reaches user_signup_handler and event_logger, as in the reference system
     eventbridge  put_events -> app-bus -> rule OrderPlaced -> order_placed_handler -> PlacedOrders
     fifo         publish_order -> OrderTopic.fifo -> OrderQueue.fifo -> order_fifo_consumer
                  -> OrderSequences (one item per customer, ``seqs`` in arrival order)
@@ -20,7 +23,7 @@ from eda_app.errors import PutEventsError
 from eda_app.producers import publish_event, publish_order, put_events
 from eda_sandbox.topology import Outputs
 
-PATHS = ("sns-sqs", "eventbridge", "fifo")
+PATHS = ("sns-sqs", "eventbridge", "fifo", "sns-sqs-node")
 MODES = ("burst", "steady")
 
 SPECS = {
@@ -35,6 +38,7 @@ SPECS = {
     "fifo": PathSpec(
         "ff", "OrderSequences", "customer_id", ("OrderQueue-dlq.fifo",), "OrderQueue.fifo"
     ),
+    "sns-sqs-node": PathSpec("sn", "Signups", "user_id", ("SignupQueue-dlq",), "SignupQueue"),
 }
 
 
@@ -51,6 +55,9 @@ def make_events(path: str, run: str, count: int, poison: float, groups: int) -> 
     events = []
     for i in range(count):
         bad = int((i + 1) * poison) > int(i * poison)
+        if path == "sns-sqs-node":
+            events.append(_signup(run, tag, i, bad))
+            continue
         body: dict[str, Any] = {
             "event_type": "order_placed",
             "event_id": f"bench-{run}-{tag}-e{i:05d}",
@@ -71,6 +78,21 @@ def make_events(path: str, run: str, count: int, poison: float, groups: int) -> 
     return events
 
 
+def _signup(run: str, tag: str, i: int, bad: bool) -> BenchEvent:
+    """A user_signup; poison has an email without '@', which signup_consumer refuses
+    (InvalidSignup) on every receive, so SignupQueue's redrive dead-letters it."""
+    user = f"bench-{run}-{tag}-u{i:05d}"
+    body = {
+        "event_type": "user_signup",
+        "event_id": f"bench-{run}-{tag}-e{i:05d}",
+        "correlation_id": f"bench-{run}",
+        "user_id": user,
+        "email": "poison.example.com" if bad else f"u{i}@example.com",
+        "name": "Bench",
+    }
+    return BenchEvent(i, body, user, bad, 1)
+
+
 def make_units(path: str, events: list[BenchEvent], mode: str, rate: float) -> list[Unit]:
     if path == "eventbridge" and mode == "burst":
         # PutEvents takes 10 entries per call; a burst producer would use that.
@@ -84,7 +106,7 @@ def make_units(path: str, events: list[BenchEvent], mode: str, rate: float) -> l
 
 
 def make_sender(path: str, out: Outputs, clients: dict[str, Any]) -> Callable[..., object]:
-    if path == "sns-sqs":
+    if path in ("sns-sqs", "sns-sqs-node"):
         arn = out["topics"]["EventTopic"]["arn"]
         return lambda evs: publish_event(evs[0].body, topic_arn=arn, sns_client=clients["sns"])
     if path == "fifo":

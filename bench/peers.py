@@ -9,6 +9,8 @@ swapping which goes first every round:
 - one burst per side on its fresh copy, which also starts its Lambda environments,
   reported apart ("first burst");
 - ``--rounds`` warm bursts per side (median and range);
+- the Node.js path (``sns-sqs-node``: the same publish fan-out, consumed by the Node
+  ``signup_consumer``): one burst that starts its environments, then ``--node-rounds``;
 - one steady run per side (``--rate`` events/s for ``--duration`` s);
 - ``--startup-rounds`` start-ups per side: a fresh MiniStack, and a private sandbox of
   ours (own port and state, shared runtimes), each timed from launch to ready and then
@@ -17,12 +19,12 @@ swapping which goes first every round:
 Absolute figures drift on a shared 2-core machine; the ratios (us/peer) from one run do
 not, so the targets are checked as ratios. The table goes to stdout and, unless
 ``--no-record``, into bench/RESULTS.md with the date, the machine and the CPU probe.
-Everything started here is stopped here. The sns-sqs path is the one both sides run
+Everything started here is stopped here. The sns-sqs paths are the ones both sides run
 (MiniStack runs every Python function under its one interpreter, so the python3.12
 functions of the other paths cannot load their dependencies there).
 
     .venv/bin/python bench/peers.py [--rounds 5] [--events 300] [--peer-port 4641]
-        [--rate 50 --duration 20] [--startup-rounds 3] [--no-record]
+        [--node-rounds 3] [--rate 50 --duration 20] [--startup-rounds 3] [--no-record]
 """
 
 from __future__ import annotations
@@ -50,11 +52,16 @@ from eda_sandbox.emulator import launcher
 
 US, PEER = "eda-sandbox", "MiniStack"
 PATH = "sns-sqs"
+# The same fan-out with the Node.js consumer (signup_consumer, Powertools TypeScript).
+NODE_PATH = "sns-sqs-node"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--rounds", type=int, default=5, help="warm bursts per side")
+    p.add_argument(
+        "--node-rounds", type=int, default=3, help="bursts per side on the Node.js path (0: none)"
+    )
     p.add_argument("--events", type=int, default=300, help="events per burst")
     p.add_argument("--rate", type=float, default=50.0, help="steady: events/s (0: no steady)")
     p.add_argument("--duration", type=float, default=20.0, help="steady: seconds")
@@ -66,8 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = p.parse_args(argv)
     args.spare_port = args.spare_port or args.peer_port
-    if args.rounds < 1 or args.events < 1 or args.startup_rounds < 0:
-        p.error("need --rounds >= 1, --events >= 1, --startup-rounds >= 0")
+    if args.rounds < 1 or args.events < 1 or args.startup_rounds < 0 or args.node_rounds < 0:
+        p.error("need --rounds >= 1, --events >= 1, --startup-rounds >= 0, --node-rounds >= 0")
     return args
 
 
@@ -82,9 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         "LocalStack 4.14 column not run: "
         + ("no Docker engine on this machine" if not docker_engine() else "not built yet")
     )
-    results.notes.append(
-        "Node path not run: bench-peers drives the Python sns-sqs path only so far"
-    )
+    if not args.node_rounds:
+        results.notes.append("Node path not run (--node-rounds 0)")
     with ExitStack() as stack:
         peer = _peer.start(root, args.peer_port)
         stack.callback(peer.stop)
@@ -105,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         startup_rounds(args, root, settings, results)
     results.probe_after, results.load_after = cpu_probe_ms(), load_avg()
     title = (
-        f"pipeline side by side ({PATH}, burst {args.events}), {time.strftime('%Y-%m-%d %H:%M')}"
+        f"pipeline side by side ({PATH}"
+        + (f" and {NODE_PATH}" if args.node_rounds else "")
+        + f", burst {args.events}), {time.strftime('%Y-%m-%d %H:%M')}"
     )
     console.print(render(results, title, US, PEER))
     if not args.no_record:
@@ -150,20 +158,26 @@ def pipeline_rounds(
 ) -> None:
     burst = ["--mode", "burst", "--events", str(args.events)]
     steady = ["--mode", "steady", "--rate", str(args.rate), "--duration", str(args.duration)]
-    plan = [("first burst", burst)] + [("burst", burst)] * args.rounds
+    plan = [("first burst", PATH, burst)] + [("burst", PATH, burst)] * args.rounds
+    # The Node path's first burst also starts its environments; it is not kept.
+    if args.node_rounds:
+        plan += [("node first burst", NODE_PATH, burst)]
+        plan += [("node burst", NODE_PATH, burst)] * args.node_rounds
     if args.rate > 0:
-        plan.append(("steady", steady))
-    for index, (kind, mode) in enumerate(plan):
+        plan.append(("steady", PATH, steady))
+    for index, (kind, path, mode) in enumerate(plan):
         sides = list(endpoints) if index % 2 == 0 else list(reversed(endpoints))
         for side in sides:
             note(f"{kind} {index}: {side} (load {load_avg()}) ...")
-            row = run_pipeline(endpoints[side], outputs[side], mode)
+            row = run_pipeline(endpoints[side], outputs[side], mode, path)
             results.add_run(side, kind, row)
 
 
-def run_pipeline(endpoint: str, outputs: Path, mode: list[str]) -> dict[str, object] | None:
+def run_pipeline(
+    endpoint: str, outputs: Path, mode: list[str], path: str = PATH
+) -> dict[str, object] | None:
     """One bench/pipeline.py run in its own process; its JSON row, or None if it failed."""
-    cmd = [sys.executable, str(REPO / "bench" / "pipeline.py"), "--paths", PATH, *mode]
+    cmd = [sys.executable, str(REPO / "bench" / "pipeline.py"), "--paths", path, *mode]
     cmd += ["--endpoint", endpoint, "--outputs", str(outputs), "--json"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     for line in reversed(done.stdout.splitlines()):

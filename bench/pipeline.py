@@ -5,7 +5,7 @@ and how it is shown in _report.py. A fraction of the events is poison (sku POISO
 rejected by the handlers) and must end in the path's DLQ.
 
     .venv/bin/python bench/pipeline.py [--mode burst|steady] [--events 300]
-        [--rate 50 --duration 30] [--paths sns-sqs,eventbridge,fifo] [--poison 0.02]
+        [--rate 50 --duration 30] [--paths sns-sqs,eventbridge,fifo,sns-sqs-node] [--poison 0.02]
         [--endpoint URL] [--outputs FILE | --own-resources] [--drain-timeout 180] [--json]
 
 Without --own-resources it uses an applied topology (.sandbox/outputs.json, or

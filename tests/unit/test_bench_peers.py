@@ -60,3 +60,19 @@ def test_a_lost_event_misses_the_fidelity_target(bench: dict[str, ModuleType]) -
     rows = {row[0]: row for row in compare.lines(results, "us", "peer")}
     assert rows["lost 0, dup 0, DLQ exact"][1:3] == ("1 of 1 runs", "0 of 1 runs")
     assert rows["lost 0, dup 0, DLQ exact"][-1] == "missed"
+
+
+def test_the_node_path_sends_signups_with_exact_poison(bench: dict[str, ModuleType]) -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        modes = importlib.import_module("_modes")
+    finally:
+        sys.path.remove(str(BENCH))
+    events = modes.make_events("sns-sqs-node", "r1", 100, 0.02, 32)
+    assert [e.index for e in events if e.poison] == [49, 99]
+    for e in events:
+        assert e.body["event_type"] == "user_signup"
+        assert e.key == e.body["user_id"]
+        # signup_consumer refuses an email without '@' (domain.mjs), and only that.
+        assert ("@" in e.body["email"]) is not e.poison
+    assert modes.SPECS["sns-sqs-node"].dlqs == ("SignupQueue-dlq",)
