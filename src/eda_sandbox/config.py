@@ -36,6 +36,10 @@ RETRY_DELAYS = ("compressed", "aws")
 RETRY_COMPRESSION = 60
 # Where the sandbox serves its journey store (patches/tracing/endpoint.py).
 JOURNEYS_PATH = "/_eda-sandbox/journeys"
+# Where the sandbox says whether it enforces IAM (patches/iam/enforce.py).
+IAM_PATH = "/_eda-sandbox/iam"
+# A role tagged so ("true") is checked even when IAM is not enforced for every role.
+IAM_OPT_IN_TAG = "eda-sandbox:enforce-iam"
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class Settings:
     # Journey tracing (patches/tracing/): on by default, the last ``journeys`` kept.
     tracing: bool = True
     journeys: int = 1000
+    # Functions' calls checked against their roles' identity policies (patches/iam/).
+    enforce_iam: bool = False
 
     @property
     def retry_delay_factor(self) -> float:
@@ -108,6 +114,10 @@ class Settings:
     @property
     def journeys_url(self) -> str:
         return f"{self.endpoint_url}{JOURNEYS_PATH}"
+
+    @property
+    def iam_url(self) -> str:
+        return f"{self.endpoint_url}{IAM_PATH}"
 
     @property
     def health_url(self) -> str:
@@ -263,6 +273,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # One start per core at a time: a start is CPU-bound (an interpreter importing).
         tracing=_switch(env, "EDA_SANDBOX_TRACING", True),
         journeys=_count(env, "EDA_SANDBOX_JOURNEYS", 1000),
+        enforce_iam=_switch(env, "EDA_SANDBOX_ENFORCE_IAM", False),
         lambda_starts=_count(env, "EDA_SANDBOX_LAMBDA_STARTS", max(2, os.cpu_count() or 2)),
         retry_delays=retry_delays,
         runtimes_override=Path(env["EDA_SANDBOX_RUNTIMES_DIR"]).resolve()

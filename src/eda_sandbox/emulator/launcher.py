@@ -86,6 +86,7 @@ def localstack_env(settings: Settings) -> dict[str, str]:
             # 1 and 2 minutes (EDA_SANDBOX_RETRY_DELAYS=aws).
             "LAMBDA_RETRY_BASE_DELAY": str(round(60 * settings.retry_delay_factor)),
             "EDA_SANDBOX_RETRY_DELAYS": settings.retry_delays,
+            "EDA_SANDBOX_ENFORCE_IAM": "1" if settings.enforce_iam else "0",
             "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": str(settings.esm_poll_interval),
             "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": str(
                 settings.esm_idle_poll

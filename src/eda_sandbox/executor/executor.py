@@ -42,6 +42,7 @@ from eda_sandbox.config import load_settings
 from eda_sandbox.emulator import providers
 from eda_sandbox.errors import RuntimeNotSupportedError
 from eda_sandbox.executor import isolation, layers, limits, runtimes, zygotes
+from eda_sandbox.patches.iam import principals as iam_principals
 
 LOG = logging.getLogger(__name__)
 INIT_SCRIPT = Path(__file__).with_name("init_process.py")
@@ -194,8 +195,12 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             env["AWS_ENDPOINT_URL"] = self.settings.endpoint_url
             # DynamoDB in its own process (providers.py): functions call it directly,
             # as on AWS, instead of through LocalStack's gateway. A function's own
-            # setting wins.
-            dynamodb = providers.dynamodb_endpoint()
+            # setting wins. With IAM enforced they go through the gateway, where their
+            # calls are checked (patches/iam/), and it forwards them to that process.
+            checked = self.settings.enforce_iam or iam_principals.opted_in(
+                str(self.function_version.config.role or "")
+            )
+            dynamodb = None if checked else providers.dynamodb_endpoint()
             if dynamodb and "AWS_ENDPOINT_URL_DYNAMODB" not in env_vars:
                 env["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb
         return env

@@ -9,6 +9,7 @@ an ``on_infra_start`` hook (``localstack.hooks.on_infra_start`` entry points in
 - ``awslambda``: the Lambda service (event source mappings, async invokers, logs, starts,
   the runtimes CreateFunction accepts);
 - ``events``: EventBridge's delivery to rule targets (policies, retries, dead-letter queue);
+- ``iam``: functions' calls checked against their roles' policies (opt-in);
 - ``moto``: moto's DynamoDB and action lookup;
 - ``gc_freeze``: CPython's garbage collector in LocalStack and the DynamoDB process.
 """
