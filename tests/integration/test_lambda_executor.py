@@ -161,25 +161,28 @@ def test_environment_variables(
 
 
 def test_functions_reach_dynamodb_directly_and_share_its_data(
-    aws: AwsClients, lambda_create_function: Any, correlation_id: str
+    aws: AwsClients, lambda_create_function: Any, correlation_id: str, iam_enforced: bool
 ) -> None:
     """A function's DynamoDB client goes to the DynamoDB process, not the gateway (with
-    EDA_SANDBOX_DYNAMODB=inline, to the gateway), and what it writes is what port 4566
-    serves."""
+    EDA_SANDBOX_DYNAMODB=inline, or with IAM enforced, which checks calls in the gateway,
+    to the gateway), and what it writes is what port 4566 serves."""
     table = f"exec-{correlation_id}"
-    aws.dynamodb.create_table(
+    arn = aws.dynamodb.create_table(
         TableName=table,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
-    )
+    )["TableDescription"]["TableArn"]
     try:
-        fn = lambda_create_function({"app.py": APP})
+        fn = lambda_create_function(
+            {"app.py": APP},
+            permissions=[{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": arn}],
+        )
         _, out = invoke(
             aws, fn["FunctionName"], {"action": "ddb_put", "table": table, "marker": "m1"}
         )
         assert out["endpoint"].startswith("http://127.0.0.1:")
-        if load_settings().dynamodb_server == "process":
+        if load_settings().dynamodb_server == "process" and not iam_enforced:
             assert out["endpoint"] != aws.endpoint_url
         else:
             assert out["endpoint"] == aws.endpoint_url

@@ -253,7 +253,15 @@ def test_runtime_sdk_needs_no_packaging_and_talks_to_the_sandbox(
     files: dict[str, str],
 ) -> None:
     url = sqs_create_queue()
-    fn = lambda_create_function(files, runtime=runtime, handler="index.handler")
+    queue_arn = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    fn = lambda_create_function(
+        files,
+        runtime=runtime,
+        handler="index.handler",
+        permissions=[{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": queue_arn}],
+    )
     resp, body, _ = invoke(aws, fn["FunctionName"], {"queue": url.rsplit("/", 1)[1]})
     assert "FunctionError" not in resp, body
     assert body["url"].rsplit("/", 1)[1] == url.rsplit("/", 1)[1]

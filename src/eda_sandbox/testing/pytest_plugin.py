@@ -5,6 +5,8 @@ Fixtures:
 at the end; ``--sandbox=auto|embedded|external|docker|aws`` chooses explicitly.
 ``aws`` -- boto3 clients bound to it (``aws.sqs``, ``aws.client("lambda")``).
 ``topology`` -- the applied topology's outputs (ARNs, URLs, names).
+``iam_enforced`` -- whether functions' calls are checked against their roles
+(``--enforce-iam`` starts the sandbox so; AWS always does).
 ``correlation_id`` -- unique per test, so shared queues are never purged.
 ``sqs_create_queue``, ``sns_create_topic``, ``events_create_rule``,
 ``lambda_create_function`` -- factories that delete what they create.
@@ -33,12 +35,13 @@ import pytest
 
 from eda_sandbox.config import load_settings
 from eda_sandbox.dlq.operations import DeadLetterQueues
-from eda_sandbox.errors import SandboxError
+from eda_sandbox.errors import SandboxError, SandboxStartError
 from eda_sandbox.journeys.client import JourneyClient
 from eda_sandbox.testing import sandbox as sandbox_mod
 from eda_sandbox.testing.aws import AwsClients
 from eda_sandbox.testing.journey import JourneyView
 from eda_sandbox.testing.listener import EventsListener
+from eda_sandbox.testing.roles import TestRoles
 from eda_sandbox.testing.sqs import ReceivedMessage
 from eda_sandbox.testing.sqs import assert_in_dlq as _assert_in_dlq
 from eda_sandbox.testing.sqs import receive_until as _receive_until
@@ -66,6 +69,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail the run if any test is skipped or deselected (CI: every suite must run)",
     )
     group.addoption(
+        "--enforce-iam",
+        action="store_true",
+        help="start the sandbox with EDA_SANDBOX_ENFORCE_IAM=1 (functions' calls checked "
+        "against their roles); a running sandbox that does not enforce is refused",
+    )
+    group.addoption(
         "--topology",
         default="infra/topology.yaml",
         help="topology file the `topology` fixture applies (default: infra/topology.yaml)",
@@ -88,6 +97,9 @@ class _NotRunTracker:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_OWNER] = sandbox_mod.claim_run()
+    if config.option.enforce_iam:
+        # Read by load_settings() when the sandbox starts; xdist workers inherit it.
+        os.environ["EDA_SANDBOX_ENFORCE_IAM"] = "1"
     tracker = _NotRunTracker()
     config.stash[_NOT_RUN] = tracker
     config.pluginmanager.register(tracker)
@@ -117,7 +129,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def sandbox(pytestconfig: pytest.Config) -> sandbox_mod.Sandbox:
     """A ready sandbox for the whole session; fails loudly if none can be had."""
-    return sandbox_mod.acquire(pytestconfig.option.sandbox, load_settings())
+    found = sandbox_mod.acquire(pytestconfig.option.sandbox, load_settings())
+    if pytestconfig.option.enforce_iam and not sandbox_mod.enforces_iam(found):
+        raise SandboxStartError(
+            f"--enforce-iam, but the sandbox at {found.endpoint_url} does not enforce IAM: "
+            "stop it (make down) or start it with EDA_SANDBOX_ENFORCE_IAM=1"
+        )
+    return found
+
+
+@pytest.fixture(scope="session")
+def iam_enforced(sandbox: sandbox_mod.Sandbox) -> bool:
+    """Whether the sandbox refuses what a function's role does not allow (AWS does)."""
+    return sandbox_mod.enforces_iam(sandbox)
 
 
 @pytest.fixture(scope="session")
@@ -309,8 +333,12 @@ def zip_directory(path: Path) -> bytes:
 @pytest.fixture
 def lambda_create_function(aws: AwsClients) -> Iterator[Callable[..., dict[str, Any]]]:
     """Create a function from a folder, a dict of {filename: source} or zip bytes, wait
-    until it is Active (or Failed), and delete it afterwards."""
+    until it is Active (or Failed), and delete it afterwards. ``permissions`` (IAM policy
+    statements) gives it a role of its own that allows them, deleted with it
+    (``enforce_iam=True``: checked even when the sandbox does not enforce IAM for all);
+    without, its role allows nothing, which matters when the sandbox enforces IAM."""
     created: list[str] = []
+    roles = TestRoles(aws.iam)
 
     def create(
         code: Path | dict[str, str] | bytes,
@@ -320,6 +348,8 @@ def lambda_create_function(aws: AwsClients) -> Iterator[Callable[..., dict[str, 
         handler: str = "app.handler",
         timeout: int = 10,
         wait: bool = True,
+        permissions: list[dict[str, Any]] | None = None,
+        enforce_iam: bool = False,
         **kwargs: Any,
     ) -> dict[str, Any]:
         if isinstance(code, dict):
@@ -333,6 +363,10 @@ def lambda_create_function(aws: AwsClients) -> Iterator[Callable[..., dict[str, 
         else:
             blob = code
         name = name or _unique("test-fn")
+        if permissions is not None:
+            # Its own role: what the function may call when IAM is enforced.
+            role = roles.create(f"{name}-role", permissions, enforce=enforce_iam)
+            kwargs.setdefault("Role", role)
         kwargs.setdefault("Role", "arn:aws:iam::000000000000:role/test-lambda")
         config: dict[str, Any] = aws.lambda_.create_function(
             FunctionName=name,
@@ -356,6 +390,7 @@ def lambda_create_function(aws: AwsClients) -> Iterator[Callable[..., dict[str, 
     for name in reversed(created):
         with contextlib.suppress(aws.lambda_.exceptions.ResourceNotFoundException):
             aws.lambda_.delete_function(FunctionName=name)
+    roles.delete_all()
 
 
 @pytest.fixture

@@ -14,13 +14,14 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from eda_sandbox.config import Settings
+from eda_sandbox.config import IAM_PATH, Settings
 from eda_sandbox.emulator import launcher
 from eda_sandbox.errors import SandboxError, SandboxStartError, TopologyApplyError
 
@@ -77,6 +78,20 @@ def acquire(mode: str, settings: Settings) -> Sandbox:
         launcher.start(settings)
         (settings.state_dir / MARKER).write_text(os.environ.get(RUN_ID_VARIABLE, ""))
         return Sandbox("embedded", settings.endpoint_url, settings.region, settings)
+
+
+def enforces_iam(sandbox: Sandbox) -> bool:
+    """Whether ``sandbox`` checks functions' calls against their roles' policies: what its
+    ``/_eda-sandbox/iam`` says (a real account always does; a sandbox without the
+    endpoint does not)."""
+    if sandbox.endpoint_url is None:
+        return True
+    url = f"{sandbox.endpoint_url}{IAM_PATH}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - our own endpoint
+            return bool(json.loads(answer.read()).get("enforce"))
+    except (OSError, ValueError):
+        return False
 
 
 def _docker(settings: Settings) -> Sandbox:
@@ -146,4 +161,12 @@ def apply_topology(sandbox: Sandbox, topology_file: Path) -> dict[str, Any]:
     return outputs
 
 
-__all__ = ["MODES", "Sandbox", "SandboxError", "acquire", "apply_topology", "release_all"]
+__all__ = [
+    "MODES",
+    "Sandbox",
+    "SandboxError",
+    "acquire",
+    "apply_topology",
+    "enforces_iam",
+    "release_all",
+]
