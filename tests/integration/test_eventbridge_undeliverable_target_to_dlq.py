@@ -23,7 +23,7 @@ import pytest
 
 from eda_app import put_events
 from eda_sandbox.config import load_settings
-from eda_sandbox.testing import AwsClients, wait_until
+from eda_sandbox.testing import AwsClients, allow_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -236,7 +236,7 @@ def _subscribed_queue(aws: AwsClients, sqs_create_queue: Any, topic: str) -> str
     aws.sns.subscribe(
         TopicArn=topic,
         Protocol="sqs",
-        Endpoint=_queue_arn(aws, url),
+        Endpoint=allow_topic(aws.sqs, url, topic),
         Attributes={"RawMessageDelivery": "true"},
     )
     return str(url)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from eda_sandbox.testing import AwsClients
+from eda_sandbox.testing import AwsClients, allow_topic
 
 pytestmark = pytest.mark.integration
 
@@ -156,3 +156,37 @@ def test_a_message_whose_handler_is_refused_ends_in_the_dlq(
         assert left.get("Messages", []) == []
     finally:
         aws.lambda_.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_sns_delivers_to_a_queue_only_if_its_policy_allows_it_when_iam_is_enforced(
+    aws: AwsClients,
+    sqs_create_queue: Any,
+    sns_create_topic: Any,
+    receive_until: Any,
+    assert_in_dlq: Any,
+    correlation_id: str,
+    iam_enforced: bool,
+) -> None:
+    """With IAM enforced, a queue whose policy does not allow the topic gets nothing and
+    the subscription's DLQ gets the message (on AWS too); without, LocalStack delivers
+    anyway. A queue whose policy allows the topic gets it either way."""
+    topic = sns_create_topic()
+    allowed, closed, dlq = sqs_create_queue(), sqs_create_queue(), sqs_create_queue()
+    allow_topic(aws.sqs, allowed, topic)
+    allow_topic(aws.sqs, dlq, topic)
+    for url, extra in ((allowed, {}), (closed, {"RedrivePolicy": json.dumps(
+            {"deadLetterTargetArn": _queue_arn(aws, dlq)})})):  # fmt: skip
+        aws.sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=_queue_arn(aws, url),
+            Attributes={"RawMessageDelivery": "true", **extra},
+        )
+    aws.sns.publish(TopicArn=topic, Message=f"event {correlation_id}")
+
+    receive_until(allowed, match=lambda m: correlation_id in m.body, timeout=20)
+    if iam_enforced:
+        assert_in_dlq(dlq, correlation_id, timeout=20)
+        assert aws.sqs.receive_message(QueueUrl=closed).get("Messages") is None
+    else:
+        receive_until(closed, match=lambda m: correlation_id in m.body, timeout=20)

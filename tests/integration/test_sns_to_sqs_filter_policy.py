@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from eda_app import publish_event
-from eda_sandbox.testing import AwsClients, assert_not_received
+from eda_sandbox.testing import AwsClients, allow_topic, assert_not_received
 
 
 def test_signup_never_reaches_event_queue_while_a_later_order_does(
@@ -75,9 +75,7 @@ def test_real_subscription_filter_copied_onto_a_probe_queue(
     assert "FilterPolicy" in copied, f"the real subscription has no filter policy: {attributes}"
 
     probe_url = sqs_create_queue()
-    probe_arn = aws.sqs.get_queue_attributes(QueueUrl=probe_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    probe_arn = allow_topic(aws.sqs, probe_url, topic)  # as AWS needs, and enforced IAM
     subscription = aws.sns.subscribe(
         TopicArn=topic,
         Protocol="sqs",

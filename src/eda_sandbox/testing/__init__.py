@@ -5,6 +5,7 @@ from eda_sandbox.testing.listener import EventsListener
 from eda_sandbox.testing.logs import wait_for_log
 from eda_sandbox.testing.sqs import (
     ReceivedMessage,
+    allow_topic,
     assert_in_dlq,
     assert_not_received,
     receive_until,
@@ -15,6 +16,7 @@ __all__ = [
     "AwsClients",
     "EventsListener",
     "ReceivedMessage",
+    "allow_topic",
     "assert_in_dlq",
     "assert_not_received",
     "receive_until",

@@ -150,3 +150,24 @@ def assert_not_received(
             QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
         )
     assert not leaked, f"messages with {correlation_id} reached {queue_url}: {leaked}"
+
+
+def allow_topic(sqs: Any, queue_url: str, topic_arn: str) -> str:
+    """Give ``queue_url`` the policy AWS needs before SNS may deliver to it: ``sqs:SendMessage``
+    for ``sns.amazonaws.com``, pinned to ``topic_arn`` by ``aws:SourceArn`` (the sandbox
+    checks it when it enforces IAM). Replaces the queue's policy; returns its ARN."""
+    arn = str(
+        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+    )
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+    }
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    return arn

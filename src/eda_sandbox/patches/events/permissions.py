@@ -68,9 +68,10 @@ _POLICIES: dict[str, Callable[[str], Any]] = {
 }
 
 
-def denial(arn: str, rule_arn: str) -> str | None:
-    """AWS's access-denied message when EventBridge may not deliver to ``arn`` for the
-    rule ``rule_arn``; None when it may, or when this module does not decide."""
+def denial(arn: str, rule_arn: str, principal: str = EVENTS_PRINCIPAL) -> str | None:
+    """AWS's access-denied message when EventBridge (or another service ``principal``) may
+    not deliver to ``arn`` for the rule (the source) ``rule_arn``; None when it may, or
+    when this module does not decide."""
     service = arn.split(":")[2] if arn.count(":") >= 5 else ""
     read = _POLICIES.get(service)
     if read is None:
@@ -80,10 +81,10 @@ def denial(arn: str, rule_arn: str) -> str | None:
         return None
     action = ACTIONS[service]
     context = {"aws:SourceArn": rule_arn, "aws:SourceAccount": rule_arn.split(":")[4]}
-    if allows(policy, service=EVENTS_PRINCIPAL, action=action, resource=arn, context=context):
+    if allows(policy, service=principal, action=action, resource=arn, context=context):
         return None
     return (
-        f"User: {EVENTS_PRINCIPAL} is not authorized to perform: {action} on resource: {arn} "
+        f"User: {principal} is not authorized to perform: {action} on resource: {arn} "
         f"because no resource-based policy allows the {action} action for {rule_arn}"
     )
 
