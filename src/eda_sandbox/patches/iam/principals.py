@@ -47,6 +47,20 @@ def session_for(access_key: str | None) -> RoleSession | None:
     """The role session LocalStack issued ``access_key`` for; None for any other key."""
     if not access_key or not access_key.startswith(SESSION_KEY_PREFIXES):
         return None
+    # A key's session never changes, and decoding the key's account was half the check.
+    found = _sessions.get(access_key)
+    if found is None:
+        found = _look_up(access_key)
+        if found is not None and len(_sessions) < MAX_SESSIONS:
+            _sessions[access_key] = found
+    return found
+
+
+MAX_SESSIONS = 10_000
+_sessions: dict[str, RoleSession] = {}
+
+
+def _look_up(access_key: str) -> RoleSession | None:
     from localstack.aws.accounts import get_account_id_from_access_key_id
     from localstack.services.sts.models import sts_stores
 

@@ -42,6 +42,7 @@ def actions(service: str, operation: str) -> tuple[str, ...] | None:
     return mapping.actions or None
 
 
+@functools.lru_cache(maxsize=1024)
 def _queue_arn(url: str, account: str, region: str) -> str:
     from localstack.services.sqs.utils import parse_queue_url
 
