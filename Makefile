@@ -98,6 +98,10 @@ test-unit: install ## unit tests only (no sandbox)
 test-integration: install ## integration suites only
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
+ENFORCE_TESTS ?= tests/integration
+test-enforce: install ## integration suites with IAM enforced (a running sandbox must enforce; make down first)
+	$(BIN)/pytest --enforce-iam -n $(TEST_WORKERS) $(ENFORCE_TESTS) $(PYTEST_ARGS)
+
 lint: $(STAMP) ## ruff, mypy, and the IAM check (every role against its function's code)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
