@@ -103,3 +103,38 @@ def test_no_sandbox_is_an_error_never_a_skip(
     result = _run(pytester, "def test_needs_it(aws):\n    pass\n")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*--sandbox=external, but nothing answers at http://127.0.0.1:9*"])
+
+
+INNER_IAM = """
+import json, pathlib
+
+def test_a_function_with_its_own_role(iam_enforced, lambda_create_function):
+    fn = lambda_create_function(
+        {"app.py": "def handler(e, c): return 1"},
+        permissions=[{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}],
+    )
+    made = {"role": fn["Role"], "enforced": iam_enforced}
+    pathlib.Path("made.json").write_text(json.dumps(made))
+"""
+
+
+def test_enforce_iam_refuses_a_sandbox_that_does_not_enforce(
+    pytester: pytest.Pytester,
+    aws: AwsClients,
+    iam_enforced: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--enforce-iam on a sandbox that enforces runs the test, whose function's own role
+    is deleted afterwards; on one that does not, the session fixture refuses it."""
+    # The inner session sets the variable for the sandbox it would start; undone after.
+    monkeypatch.setenv("EDA_SANDBOX_ENFORCE_IAM", "1" if iam_enforced else "0")
+    result = _run(pytester, INNER_IAM, "--enforce-iam")
+    if not iam_enforced:
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(["*--enforce-iam, but the sandbox at * does not enforce IAM*"])
+        return
+    result.assert_outcomes(passed=1)
+    made = json.loads(Path(pytester.path, "made.json").read_text())
+    assert made["enforced"] is True
+    with pytest.raises(aws.iam.exceptions.NoSuchEntityException):
+        aws.iam.get_role(RoleName=made["role"].rsplit("/", 1)[1])

@@ -201,3 +201,18 @@ def test_journey_ring_size_and_tracing_switch_are_validated() -> None:
         with pytest.raises(SettingsError) as error:
             load_settings({name: value})
         assert error.value.variable == name
+
+
+def test_iam_enforcement_is_off_unless_asked_and_reaches_localstack() -> None:
+    from eda_sandbox.emulator.launcher import localstack_env
+
+    off = load_settings({})
+    assert off.enforce_iam is False
+    assert localstack_env(off)["EDA_SANDBOX_ENFORCE_IAM"] == "0"
+    on = load_settings({"EDA_SANDBOX_ENFORCE_IAM": "1"})
+    assert on.enforce_iam is True
+    assert localstack_env(on)["EDA_SANDBOX_ENFORCE_IAM"] == "1"
+    assert on.iam_url == f"{on.endpoint_url}/_eda-sandbox/iam"
+    with pytest.raises(SettingsError) as error:
+        load_settings({"EDA_SANDBOX_ENFORCE_IAM": "strict"})
+    assert error.value.variable == "EDA_SANDBOX_ENFORCE_IAM"

@@ -195,8 +195,9 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             env["AWS_ENDPOINT_URL"] = self.settings.endpoint_url
             # DynamoDB in its own process (providers.py): functions call it directly,
             # as on AWS, instead of through LocalStack's gateway. A function's own
-            # setting wins. With IAM enforced they go through the gateway, where their
-            # calls are checked (patches/iam/), and it forwards them to that process.
+            # setting wins. With IAM enforced (for every role, or for this function's by
+            # its tag) they go through the gateway, where their calls are checked
+            # (patches/iam/), and it forwards them to that process.
             checked = self.settings.enforce_iam or iam_principals.opted_in(
                 str(self.function_version.config.role or "")
             )
