@@ -53,7 +53,7 @@ def _queue_arn(url: str, account: str, region: str) -> str:
     return f"arn:aws:sqs:{queue_region or region}:{owner}:{name}"
 
 
-def _sqs(request: Mapping[str, Any], account: str, region: str) -> list[str]:
+def _sqs(request: Mapping[str, Any], account: str, region: str, operation: str) -> list[str]:
     if url := request.get("QueueUrl"):
         return [_queue_arn(str(url), account, region)]
     if name := request.get("QueueName"):
@@ -64,7 +64,7 @@ def _sqs(request: Mapping[str, Any], account: str, region: str) -> list[str]:
     return ["*"]
 
 
-def _sns(request: Mapping[str, Any], account: str, region: str) -> list[str]:
+def _sns(request: Mapping[str, Any], account: str, region: str, operation: str) -> list[str]:
     for key in ("TopicArn", "TargetArn", "ResourceArn"):
         if value := request.get(key):
             return [str(value)]
@@ -80,7 +80,7 @@ def _table_arn(name: str, account: str, region: str) -> str:
     return name if name.startswith("arn:") else f"arn:aws:dynamodb:{region}:{account}:table/{name}"
 
 
-def _dynamodb(request: Mapping[str, Any], account: str, region: str) -> list[str]:
+def _dynamodb(request: Mapping[str, Any], account: str, region: str, operation: str) -> list[str]:
     if items := request.get("RequestItems"):
         return [_table_arn(str(name), account, region) for name in items]
     table = request.get("TableName") or request.get("ResourceArn") or request.get("TableArn")
@@ -92,7 +92,7 @@ def _dynamodb(request: Mapping[str, Any], account: str, region: str) -> list[str
     return [arn]
 
 
-def _lambda(request: Mapping[str, Any], account: str, region: str) -> list[str]:
+def _lambda(request: Mapping[str, Any], account: str, region: str, operation: str) -> list[str]:
     from localstack.services.lambda_.api_utils import function_locators_from_arn
 
     function = request.get("FunctionName")
@@ -119,12 +119,14 @@ def _bus_arn(bus: str | None, account: str, region: str) -> str:
     return bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{bus}"
 
 
-def _events(request: Mapping[str, Any], account: str, region: str) -> list[str]:
+def _events(request: Mapping[str, Any], account: str, region: str, operation: str) -> list[str]:
     entries = request.get("Entries") or []
     if entries and all("Source" in e or "DetailType" in e for e in entries):  # PutEvents
         buses = (_bus_arn(e.get("EventBusName"), account, region) for e in entries)
         return list(dict.fromkeys(buses))
-    rule = request.get("Rule") or (request.get("Name") if "EventPattern" in request else None)
+    # PutTargets and the like name their rule ``Rule``; PutRule, DescribeRule, DeleteRule,
+    # EnableRule and DisableRule name it ``Name``, as the bus operations name the bus.
+    rule = request.get("Rule") or (request.get("Name") if operation.endswith("Rule") else None)
     if rule:
         bus = request.get("EventBusName")
         prefix = f"arn:aws:events:{region}:{account}:rule/"
@@ -136,7 +138,7 @@ def _events(request: Mapping[str, Any], account: str, region: str) -> list[str]:
     return ["*"]
 
 
-def _logs(request: Mapping[str, Any], account: str, region: str) -> list[str]:
+def _logs(request: Mapping[str, Any], account: str, region: str, operation: str) -> list[str]:
     group = request.get("logGroupName")
     if not group:
         return [str(request.get("logGroupIdentifier") or request.get("resourceArn") or "*")]
@@ -145,7 +147,7 @@ def _logs(request: Mapping[str, Any], account: str, region: str) -> list[str]:
     return [f"{arn}:log-stream:{stream}" if stream else f"{arn}:*"]
 
 
-def _s3(request: Mapping[str, Any], account: str, region: str) -> list[str]:
+def _s3(request: Mapping[str, Any], account: str, region: str, operation: str) -> list[str]:
     bucket = request.get("Bucket")
     if not bucket:
         return ["*"]
@@ -153,12 +155,13 @@ def _s3(request: Mapping[str, Any], account: str, region: str) -> list[str]:
     return [f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"]
 
 
-def _any_arn(request: Mapping[str, Any], account: str, region: str) -> list[str]:
+def _any_arn(request: Mapping[str, Any], account: str, region: str, operation: str) -> list[str]:
     found = [str(v) for v in request.values() if isinstance(v, str) and v.startswith("arn:")]
     return found[:1] or ["*"]
 
 
-RULES: dict[str, Callable[[Mapping[str, Any], str, str], list[str]]] = {
+# Per service: (request, account, region, operation) -> the resource ARNs.
+RULES: dict[str, Callable[[Mapping[str, Any], str, str, str], list[str]]] = {
     "sqs": _sqs,
     "sns": _sns,
     "dynamodb": _dynamodb,
@@ -177,4 +180,4 @@ def target(
     if needed is None or all(a in ALWAYS_ALLOWED for a in needed):
         return None
     rule = RULES.get(service, _any_arn)
-    return Target(needed, tuple(rule(request or {}, account, region)))
+    return Target(needed, tuple(rule(request or {}, account, region, operation)))
