@@ -120,7 +120,10 @@ class MemoryCgroup:
     when the environment stops."""
 
     def __init__(self, root: Path, v2: bool, env_id: str) -> None:
-        self.folder = root / f"{CGROUP_PREFIX}{env_id}"
+        # The owner's pid in the name: every sandbox on a machine shares the one cgroup
+        # it may write in, and another sandbox's sweep must not take this folder while
+        # it is empty (before the runtime joins it, or after the runtime was killed).
+        self.folder = root / f"{CGROUP_PREFIX}{os.getpid()}-{env_id}"
         self.v2 = v2
 
     def create(self, memory_mb: int) -> str:
@@ -150,11 +153,27 @@ class MemoryCgroup:
                 retry.start()
 
 
+def _owner_alive(folder: Path) -> bool:
+    """Whether the process that made an environment cgroup (named by ``MemoryCgroup``)
+    still runs; a folder without an owner in its name is a stale one."""
+    pid, sep, _ = folder.name.removeprefix(CGROUP_PREFIX).partition("-")
+    if not sep or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, someone else's
+    return True
+
+
 def sweep(root: Path) -> None:
-    """Remove empty environment cgroups a stopped sandbox left behind."""
+    """Remove empty environment cgroups a stopped sandbox left behind (not those of a
+    sandbox that still runs: an empty one of those is about to be joined)."""
     for folder in root.glob(f"{CGROUP_PREFIX}*"):
         with contextlib.suppress(OSError):
-            if not (folder / "cgroup.procs").read_text().strip():
+            if not _owner_alive(folder) and not (folder / "cgroup.procs").read_text().strip():
                 folder.rmdir()
 
 
