@@ -40,6 +40,8 @@ JOURNEYS_PATH = "/_eda-sandbox/journeys"
 IAM_PATH = "/_eda-sandbox/iam"
 # A role tagged so ("true") is checked even when IAM is not enforced for every role.
 IAM_OPT_IN_TAG = "eda-sandbox:enforce-iam"
+# Where it serves its queues' statistics, oldest message age included (patches/sqs/).
+QUEUES_PATH = "/_eda-sandbox/queues"
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,31 @@ A queue counts as a DLQ when another queue's redrive policy targets it (SQS's ow
 redrive policy names). Redrive is SQS's ``StartMessageMoveTask`` (LocalStack 2026.3.0
 implements it, with the original sources when no destination is given), watched through
 ``ListMessageMoveTasks`` until it ends.
+
+The oldest message's age comes from the sandbox's queue statistics
+(``/_eda-sandbox/queues``, ``patches/sqs/inspection.py``), read without receiving: a
+``ReceiveMessage`` would count as a receive of every message it returned. Against an
+endpoint without them (real AWS) the age is unknown (``None``).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from eda_sandbox.config import QUEUES_PATH
 from eda_sandbox.errors import DlqError
 
+LOG = logging.getLogger(__name__)
 FAILURE_NAME_MARKS = ("-dlq", "-failures")
 MOVE_TASK_POLL_SECONDS = 0.2
 
@@ -30,6 +42,15 @@ class DeadLetterQueue:
     arn: str
     messages: int
     sources: tuple[str, ...]
+    # When the oldest message not deleted entered this queue (epoch seconds); None when
+    # the queue is empty or the endpoint has no queue statistics.
+    oldest_at: float | None = None
+
+    @property
+    def oldest_age(self) -> float | None:
+        """Seconds since the oldest message entered this queue (CloudWatch's
+        ``ApproximateAgeOfOldestMessage``), or None."""
+        return None if self.oldest_at is None else max(0.0, time.time() - self.oldest_at)
 
 
 @dataclass(frozen=True)
@@ -64,8 +85,10 @@ class DeadLetterQueues:
             raise DlqError(f"no queue named {name_or_url!r}: {e}") from e
 
     def list_queues(self) -> list[DeadLetterQueue]:
-        """Every DLQ of the account and region, with its message count and sources."""
+        """Every DLQ of the account and region, with its message count, the age of its
+        oldest message and its sources."""
         found = []
+        statistics: dict[str, dict[str, dict[str, Any]] | None] = {}
         for url in self.sqs.list_queues().get("QueueUrls", []):
             name = url.rsplit("/", 1)[-1]
             try:
@@ -78,6 +101,10 @@ class DeadLetterQueues:
                 )["Attributes"]
             except self.sqs.exceptions.QueueDoesNotExist:
                 continue  # deleted since it was listed (tests create and delete queues)
+            account = attributes["QueueArn"].split(":")[4]
+            if account not in statistics:
+                statistics[account] = self.statistics(account)
+            stats = (statistics[account] or {}).get(name) or {}
             found.append(
                 DeadLetterQueue(
                     name=name,
@@ -85,9 +112,23 @@ class DeadLetterQueues:
                     arn=attributes["QueueArn"],
                     messages=int(attributes["ApproximateNumberOfMessages"]),
                     sources=tuple(s.rsplit("/", 1)[-1] for s in sources),
+                    oldest_at=stats.get("oldest_at"),
                 )
             )
         return sorted(found, key=lambda q: q.name)
+
+    def statistics(self, account: str) -> dict[str, dict[str, Any]] | None:
+        """The sandbox's statistics of ``account``'s queues in this region, by name; None
+        when the endpoint has none (real AWS, or an older sandbox)."""
+        query = urllib.parse.urlencode({"account": account, "region": self.sqs.meta.region_name})
+        url = f"{str(self.sqs.meta.endpoint_url).rstrip('/')}{QUEUES_PATH}?{query}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our endpoint
+                answer = json.load(response)
+            return {q["name"]: q for q in answer["queues"]}
+        except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as e:
+            LOG.debug("no queue statistics at %s: %s", url, e)
+            return None
 
     def show(self, queue: str, limit: int = 10) -> list[DeadLetter]:
         """Up to ``limit`` messages, left in the queue (received with visibility 0)."""

@@ -8,6 +8,7 @@ an ``on_infra_start`` hook (``localstack.hooks.on_infra_start`` entry points in
 - ``internal_calls``: the clients LocalStack's services use to call each other;
 - ``awslambda``: the Lambda service (event source mappings, async invokers, logs, starts,
   the runtimes CreateFunction accepts, the trace header a mapping's invocation carries);
+- ``sqs``: the SQS store's statistics served over HTTP (oldest message age, for ``dlq list``);
 - ``events``: EventBridge's delivery to rule targets (policies, retries, dead-letter queue);
 - ``iam``: functions' calls checked against their roles' policies (opt-in);
 - ``moto``: moto's DynamoDB and action lookup;

@@ -23,7 +23,7 @@ from eda_sandbox.journeys.model import HopKind
 def add_parser(sub: Any, name: str) -> None:
     parser = sub.add_parser(name, help="inspect, redrive and purge dead-letter queues")
     verbs = parser.add_subparsers(dest="verb", required=True)
-    verbs.add_parser("list", help="every DLQ with its message count and sources")
+    verbs.add_parser("list", help="every DLQ with its message count, oldest age and sources")
     show = verbs.add_parser("show", help="the messages of a DLQ, with their reasons")
     show.add_argument("queue")
     show.add_argument("-n", "--limit", type=int, default=10)
@@ -47,11 +47,16 @@ def run(args: argparse.Namespace) -> int:
     out, err = console.stdout(), console.stderr()
     if args.verb == "list":
         table = Table(title="dead-letter queues")
-        for column in ("queue", "messages", "sources"):
+        for column in ("queue", "messages", "oldest", "sources"):
             table.add_column(column)
         for q in queues.list_queues():
             colour = "red" if q.messages else "green"
-            table.add_row(q.name, f"[{colour}]{q.messages}[/]", ", ".join(q.sources) or "-")
+            table.add_row(
+                q.name,
+                f"[{colour}]{q.messages}[/]",
+                _age(q.oldest_age, q.messages),
+                ", ".join(q.sources) or "-",
+            )
         out.print(table)
     elif args.verb == "show":
         journeys = JourneyClient(settings.endpoint_url, timeout=2.0)
@@ -74,6 +79,17 @@ def run(args: argparse.Namespace) -> int:
             return ExitStatus.NOT_RUNNING
         err.print(f"[green]purged[/] {args.queue}")
     return ExitStatus.SUCCESS
+
+
+def _age(seconds: float | None, messages: int) -> str:
+    """``12 s``, ``3 min``, ``2.5 h``; ``-`` for an empty queue, ``?`` when unknown."""
+    if seconds is None:
+        return "?" if messages else "-"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _reason(message: DeadLetter, journeys: JourneyClient) -> str:

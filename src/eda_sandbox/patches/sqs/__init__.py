@@ -1,0 +1,1 @@
+"""Additions to LocalStack's SQS service (named like moto's ``sqs``)."""
