@@ -7,8 +7,10 @@ Wraps (LocalStack 2026.3.0):
 - ``EventsProvider._process_rules_async``: the end of matching one event's rules (the
   event is in flight until then; nothing is shown for it);
 - ``EventsProvider._process_rules``: one rule against one event, on the rules' worker
-  thread; a miss is matched again key by key to name the pattern key that failed
-  (upstream only answers yes or no);
+  thread, and the ``matches_event`` it calls: upstream's own decision is recorded (as
+  it is made, before any target is sent to), not matched a second time, which cost as
+  much as the rest of the event's hops together; a miss is matched again key by key to
+  name the pattern key that failed (upstream only answers yes or no);
 - ``TargetSender.process_event``: one delivery attempt to one target, and its error (a
   failed attempt stays in flight: ``patches/events/delivery.py`` retries it);
 - ``Deliveries._dead_letter`` (``patches/events/delivery.py``): the delivery gave up,
@@ -29,6 +31,7 @@ from eda_sandbox.patches.tracing.base import (
     linked,
     short_name,
     thread_set,
+    thread_value,
 )
 
 _PROVIDER = "localstack.services.events.provider"
@@ -85,6 +88,7 @@ class EventsInstrumentor(Instrumentor):
         (_PROVIDER, "EventsProvider._process_entry", "_patched_process_entry"),
         (_PROVIDER, "EventsProvider._process_rules_async", "_patched_process_rules_async"),
         (_PROVIDER, "EventsProvider._process_rules", "_patched_process_rules"),
+        (_PROVIDER, "matches_event", "_patched_matches_event"),
         (
             "localstack.services.events.target",
             "TargetSender.process_event",
@@ -146,11 +150,30 @@ class EventsInstrumentor(Instrumentor):
     ) -> Any:
         if not enabled():
             return wrapped(*args, **kwargs)
-        from localstack.utils.event_matcher import matches_event
-
         rule = arg(args, kwargs, 0, "rule")
         event = arg(args, kwargs, 3, "event_formatted")
         header = arg(args, kwargs, 4, "trace_header")
+        # Read by _patched_matches_event, once: the rule's own match in upstream's code.
+        pending = {"rule": rule, "event": event, "header": header}
+        with thread_set("events_rule", pending), linked(event.get("id")):
+            return wrapped(*args, **kwargs)
+
+    def _patched_matches_event(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        result = wrapped(*args, **kwargs)
+        pending = thread_value("events_rule")
+        if pending is None or "rule" not in pending or not enabled():
+            return result
+        rule, event = pending["rule"], pending["event"]
+        if arg(args, kwargs, 1, "event") is not event:
+            return result  # some other match on this thread, not the rule's
+        header = pending.pop("header")
+        del pending["rule"], pending["event"]
+        self._rule_decided(rule, event, header, bool(result))
+        return result
+
+    def _rule_decided(self, rule: Any, event: dict[str, Any], header: Any, matched: bool) -> None:
         event_id = event.get("id")
         common: dict[str, Any] = {
             "keys": (event_id,),
@@ -161,23 +184,21 @@ class EventsInstrumentor(Instrumentor):
             "bus": rule.event_bus_name,
             "pattern": rule.event_pattern,
         }
-        if matches_event(rule.event_pattern, event):
+        if matched:
             self.record(HopKind.RULE_MATCHED, rule.name, **common)
-        else:
-            try:
-                key, value = failed_pattern_key(json.loads(rule.event_pattern or "{}"), event)
-            except ValueError:
-                key, value = "(pattern)", _MISSING
-            self.record(
-                HopKind.RULE_NOT_MATCHED,
-                rule.name,
-                reason=f"{key}={value!r} does not match the pattern",
-                failed_key=key,
-                failed_value=value,
-                **common,
-            )
-        with linked(event_id):
-            return wrapped(*args, **kwargs)
+            return
+        try:
+            key, value = failed_pattern_key(json.loads(rule.event_pattern or "{}"), event)
+        except ValueError:
+            key, value = "(pattern)", _MISSING
+        self.record(
+            HopKind.RULE_NOT_MATCHED,
+            rule.name,
+            reason=f"{key}={value!r} does not match the pattern",
+            failed_key=key,
+            failed_value=value,
+            **common,
+        )
 
     def _patched_process_event(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]

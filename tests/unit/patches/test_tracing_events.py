@@ -1,0 +1,61 @@
+"""The EventBridge tracing patch records each rule's decision as upstream makes it."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from eda_sandbox.journeys.model import HopKind
+from eda_sandbox.journeys.store import JourneyStore
+from eda_sandbox.patches.tracing.events import EventsInstrumentor
+
+PATTERN = {
+    "source": ["my.application"],
+    "detail": {"event_type": ["order_placed"], "amount": [{"numeric": [">=", 0]}]},
+}
+
+
+def _event(event_id: str, amount: int) -> dict[str, Any]:
+    detail = {"event_type": "order_placed", "amount": amount, "correlation_id": event_id}
+    return {"id": event_id, "source": "my.application", "detail": detail}
+
+
+def test_a_rules_decision_is_upstreams_own_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    from localstack.services.events import provider
+    from localstack.utils import event_matcher
+
+    calls: list[str] = []
+    original = provider.matches_event
+    whole = json.dumps(PATTERN)
+
+    def counting(pattern: str, event: dict[str, Any]) -> bool:
+        if pattern == whole:  # the rule's pattern (a failed key is looked for with parts)
+            calls.append(event["id"])
+        return bool(original(pattern, event))
+
+    # Both names: upstream's (the provider's import) and the matcher's own.
+    monkeypatch.setattr(provider, "matches_event", counting)
+    monkeypatch.setattr(event_matcher, "matches_event", counting)
+    store = JourneyStore(10)
+    instrumentor = EventsInstrumentor(store)
+    instrumentor.instrument()
+    try:
+        # A rule without targets: upstream matches it, logs "no target" and returns.
+        rule = SimpleNamespace(name="OrderPlaced", event_bus_name="app-bus", event_pattern=whole)
+        rule.targets = {}
+        events = provider.EventsProvider.__new__(provider.EventsProvider)
+        for event in (_event("e1", 1), _event("e2", -1)):
+            events._process_rules(rule, "us-east-1", "000000000000", event, None)
+    finally:
+        instrumentor.uninstrument()
+
+    assert provider.matches_event is counting  # put back
+    assert calls == ["e1", "e2"]  # one match per rule and event: upstream's, none of ours
+    (matched,) = store.find("e1")[0].hops
+    assert matched.kind == HopKind.RULE_MATCHED and matched.resource == "OrderPlaced"
+    (missed,) = store.find("e2")[0].hops
+    assert missed.kind == HopKind.RULE_NOT_MATCHED, missed
+    assert missed.detail["failed_key"] == "detail.amount" and missed.detail["failed_value"] == "-1"
