@@ -75,7 +75,11 @@ def test_dlq_list_shows_the_oldest_age_without_receiving(
     assert cells[empty][:2] == ["0", "-"], cells[empty]
     assert cells[found.name][0] == "2" and cells[found.name][1].endswith(" s"), cells[found.name]
 
-    # Listing received nothing: both messages are still unreceived and visible.
+    # Showing reads the store too: both messages, oldest first, never received.
+    shown = dlq.show(full)
+    assert [(m.body, m.receive_count) for m in shown] == [("first", 0), ("second", 0)], shown
+
+    # Listing and showing received nothing: both messages are unreceived and visible.
     got = aws.sqs.receive_message(
         QueueUrl=full, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
     )["Messages"]

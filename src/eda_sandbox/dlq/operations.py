@@ -131,8 +131,13 @@ class DeadLetterQueues:
             return None
 
     def show(self, queue: str, limit: int = 10) -> list[DeadLetter]:
-        """Up to ``limit`` messages, left in the queue (received with visibility 0)."""
+        """Up to ``limit`` messages, oldest first, left in the queue as they were: read
+        from the sandbox's store, or (real AWS) received with visibility 0, which counts
+        as a receive of each."""
         url = self.url(queue)
+        peeked = self._peek(url, limit)
+        if peeked is not None:
+            return peeked
         seen: dict[str, DeadLetter] = {}
         for _ in range(max(1, (limit + 9) // 10) * 2):
             answer = self.sqs.receive_message(
@@ -161,6 +166,31 @@ class DeadLetterQueues:
             if len(seen) >= limit:
                 break
         return list(seen.values())[:limit]
+
+    def _peek(self, url: str, limit: int) -> list[DeadLetter] | None:
+        account, name = url.rstrip("/").rsplit("/", 2)[-2:]
+        query = urllib.parse.urlencode(
+            {"account": account, "region": self.sqs.meta.region_name, "limit": limit}
+        )
+        endpoint = str(self.sqs.meta.endpoint_url).rstrip("/")
+        address = f"{endpoint}{QUEUES_PATH}/{urllib.parse.quote(name)}/messages?{query}"
+        try:
+            with urllib.request.urlopen(address, timeout=5) as response:  # noqa: S310 - ours
+                messages = json.load(response)["messages"]
+            return [
+                DeadLetter(
+                    message_id=m["message_id"],
+                    body=m["body"],
+                    receive_count=int(m["receive_count"]),
+                    source_arn=m.get("dead_letter_source_arn"),
+                    sent_at=int(m.get("sent_timestamp") or 0) / 1000,
+                    attributes=dict(m.get("message_attributes") or {}),
+                )
+                for m in messages
+            ]
+        except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as e:
+            LOG.debug("no queue messages at %s: %s", address, e)
+            return None
 
     def redrive(
         self, queue: str, to: str | None = None, timeout: float = 60.0

@@ -13,7 +13,7 @@ from localstack.http.dispatcher import handler_dispatcher
 from localstack.services.sqs.models import FifoQueue, SqsStore, StandardQueue, sqs_stores
 
 from eda_sandbox.config import QUEUES_PATH
-from eda_sandbox.patches.sqs.inspection import QueueEndpoints, queue_stats
+from eda_sandbox.patches.sqs.inspection import QueueEndpoints, peek, queue_stats
 
 ACCOUNT, REGION = "111111111111", "eu-west-1"
 
@@ -77,3 +77,25 @@ def test_the_endpoint_answers_per_account_and_region(store: SqsStore) -> None:
     assert by_name["DLQ-dlq"]["oldest_age_seconds"] == pytest.approx(42, abs=1)
     assert by_name["DLQ-dlq"]["arn"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:DLQ-dlq"
     assert by_name["empty-dlq"]["oldest_age_seconds"] is None
+
+
+def test_peek_lists_the_oldest_first_without_receiving() -> None:
+    queue = StandardQueue("q", REGION, ACCOUNT)
+    _send(queue, "newer", age=10)
+    _send(queue, "older", age=99)
+    (received,) = queue.receive(num_messages=1, visibility_timeout=30).successful
+
+    first, second = peek(queue, limit=10)
+    assert (first["message_id"], second["message_id"]) == ("older", "newer")
+    assert received.message["MessageId"] == "newer"  # in flight, and still shown
+    assert second["receive_count"] == 1 and first["receive_count"] == 0
+    assert [m["message_id"] for m in peek(queue, limit=1)] == ["older"]
+    assert received.receive_count == 1  # peeking received nothing
+
+
+def test_the_messages_endpoint_says_which_queue_is_missing(store: SqsStore) -> None:
+    router = Router(dispatcher=handler_dispatcher())
+    router.add(QueueEndpoints())
+    query = f"account={ACCOUNT}&region={REGION}"
+    response = router.dispatch(Request("GET", f"{QUEUES_PATH}/nope/messages", query_string=query))
+    assert response.status_code == 404 and "nope" in json.loads(response.data)["error"]

@@ -13,15 +13,22 @@ store in LocalStack's process, under each queue's lock, changing nothing.
 not deleted (visible, in flight or delayed) entered that queue, so for a DLQ it is when
 the message was moved there, which is what AWS's metric reports for a DLQ (SQS
 Developer Guide, "Setting-up dead-letter queue retention"); ``null`` for an empty queue.
+
+``GET /_eda-sandbox/queues/NAME/messages?account=…&region=…&limit=N`` answers
+``{"messages": [...]}``: up to N messages not deleted, oldest first, each with its id,
+body, ``receive_count`` (its ``ApproximateReceiveCount``), ``sent_timestamp`` (ms),
+``entered_at``, ``dead_letter_source_arn`` and string ``message_attributes``, which
+``eda-sandbox dlq show`` reads instead of receiving them.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from localstack.http import Request, route
+from localstack.http import Request, Response, route
 from localstack.runtime import hooks
 
 from eda_sandbox.config import QUEUES_PATH
@@ -61,6 +68,31 @@ def queue_stats(queue: Any, now: float) -> dict[str, Any]:
     }
 
 
+def peek(queue: Any, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` messages of ``queue`` not deleted, oldest first, left as they are."""
+    with queue.mutex:
+        found = sorted((m for m in _messages(queue) if not m.deleted), key=lambda m: m.created)
+        return [_message_json(m) for m in found[:limit]]
+
+
+def _message_json(message: Any) -> dict[str, Any]:
+    data = message.message
+    attributes = data.get("Attributes") or {}
+    return {
+        "message_id": data["MessageId"],
+        "body": data.get("Body"),
+        "receive_count": int(attributes.get("ApproximateReceiveCount", 0)),
+        "sent_timestamp": int(attributes.get("SentTimestamp", 0)),
+        "entered_at": message.created,
+        "dead_letter_source_arn": attributes.get("DeadLetterQueueSourceArn"),
+        "message_attributes": {
+            name: str(value.get("StringValue"))
+            for name, value in (data.get("MessageAttributes") or {}).items()
+            if isinstance(value, dict) and value.get("StringValue") is not None
+        },
+    }
+
+
 class QueueEndpoints:
     @route(QUEUES_PATH, methods=["GET"])
     def list_queues(self, request: Request) -> dict[str, Any]:
@@ -71,6 +103,25 @@ class QueueEndpoints:
         now = time.time()
         queues = list(sqs_stores[account][region].queues.values())
         return {"now": now, "queues": [queue_stats(q, now) for q in queues]}
+
+    @route(f"{QUEUES_PATH}/<name>/messages", methods=["GET"])
+    def queue_messages(self, request: Request, name: str) -> Response | dict[str, Any]:
+        from localstack.services.sqs.models import sqs_stores
+
+        account = request.args.get("account") or DEFAULT_ACCOUNT
+        region = request.args.get("region") or "us-east-1"
+        queue = sqs_stores[account][region].queues.get(name)
+        if queue is None:
+            return _error(f"no queue {name!r}", 404)
+        try:
+            limit = max(1, int(request.args.get("limit") or 10))
+        except ValueError:
+            return _error("limit must be a number", 400)
+        return {"messages": peek(queue, limit)}
+
+
+def _error(message: str, status: int) -> Response:
+    return Response(json.dumps({"error": message}), status=status, mimetype="application/json")
 
 
 @hooks.on_infra_start()
