@@ -5,6 +5,10 @@ send, receive and delete N messages with the tracing instrumentor off, then on. 
 pipeline's own CPU per event is 10-12.5 ms (bench/RESULTS.md), so the difference per
 message says what share tracing takes where ``pipeline.py`` on a loaded host cannot.
 
+The store's own cost per hop is printed too: a hop that starts a journey on a full ring
+(the oldest journey leaves), all journeys sharing one correlation id as a benchmark's or a
+test's events do, and a hop added to a journey already there.
+
     .venv/bin/python bench/tracing_cost.py [--messages 2000]
 """
 
@@ -21,8 +25,10 @@ from localstack.aws.skeleton import Skeleton
 from localstack.aws.spec import load_service
 from localstack.services.sqs.provider import SqsProvider
 
+from eda_sandbox.journeys.model import HopKind
 from eda_sandbox.journeys.store import JourneyStore
 from eda_sandbox.patches.internal_calls import direct as direct_calls
+from eda_sandbox.patches.tracing.base import Instrumentor
 from eda_sandbox.patches.tracing.sqs import SqsInstrumentor
 
 
@@ -62,6 +68,27 @@ def run(messages: int, traced: bool) -> float:
         instrumentor.uninstrument()
 
 
+def store_cost(hops: int) -> tuple[float, float]:
+    """CPU microseconds per hop: starting a journey on a full ring, adding to one."""
+    recorder = Instrumentor(JourneyStore(1000))
+    started = time.process_time()
+    for n in range(hops):
+        recorder.record(
+            HopKind.PUBLISHED,
+            "EventTopic",
+            keys=(f"m{n}",),
+            correlation_ids=("bench-run",),
+            trace_header=f"Root=1-{n:08x}-0123456789abcdef01234567;Sampled=1",
+            new=True,
+            message_id=f"m{n}",
+        )
+    new = (time.process_time() - started) / hops * 1e6
+    started = time.process_time()
+    for n in range(hops):
+        recorder.record(HopKind.RECEIVED, "EventQueue", keys=(f"m{n}",), receive_count=1)
+    return new, (time.process_time() - started) / hops * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=2000)
@@ -75,6 +102,10 @@ def main() -> None:
             f"per message (send+receive+delete, CPU): off {off:.3f} ms, on {on:.3f} ms, "
             f"tracing {on - off:.3f} ms ({(on - off) / off * 100:.1f}% of this path)"
         )
+    new, existing = store_cost(5 * args.messages)
+    print(
+        f"store per hop (CPU): new journey on a full ring {new:.1f} us, existing {existing:.1f} us"
+    )
 
 
 if __name__ == "__main__":
