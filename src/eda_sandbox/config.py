@@ -72,6 +72,9 @@ class Settings:
     journeys: int = 1000
     # Functions' calls checked against their roles' identity policies (patches/iam/).
     enforce_iam: bool = False
+    # Opt-in persistence (persistence/): queues, topics, rules, roles and DynamoDB tables
+    # survive ``make down`` / ``make up``, and a crash loses at most the last second.
+    persist: bool = False
 
     @property
     def retry_delay_factor(self) -> float:
@@ -107,6 +110,11 @@ class Settings:
     @property
     def outputs_file(self) -> Path:
         return self.state_dir / "outputs.json"
+
+    @property
+    def persist_dir(self) -> Path:
+        """The snapshots of ``EDA_SANDBOX_PERSIST=1``: one file per service."""
+        return self.state_dir / "persist"
 
     @property
     def journeys_dir(self) -> Path:
@@ -276,6 +284,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tracing=_switch(env, "EDA_SANDBOX_TRACING", True),
         journeys=_count(env, "EDA_SANDBOX_JOURNEYS", 1000),
         enforce_iam=_switch(env, "EDA_SANDBOX_ENFORCE_IAM", False),
+        persist=_switch(env, "EDA_SANDBOX_PERSIST", False),
         lambda_starts=_count(env, "EDA_SANDBOX_LAMBDA_STARTS", max(2, os.cpu_count() or 2)),
         retry_delays=retry_delays,
         runtimes_override=Path(env["EDA_SANDBOX_RUNTIMES_DIR"]).resolve()

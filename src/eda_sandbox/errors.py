@@ -70,3 +70,19 @@ class JourneyAssertionError(SandboxError, AssertionError):
 
 class DlqError(SandboxError):
     """A dead-letter queue operation failed: no such queue, not a DLQ, or a move failed."""
+
+
+class SnapshotError(SandboxError):
+    """Persistence (``EDA_SANDBOX_PERSIST=1``) could not read or write a state snapshot."""
+
+
+class SnapshotCorruptError(SnapshotError):
+    """A snapshot file exists but cannot be read back; the message names the file."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(
+            f"the state snapshot {path} cannot be loaded ({problem}); move it away to start "
+            "empty, or delete all persisted state with `make forget`"
+        )
