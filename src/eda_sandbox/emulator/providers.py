@@ -26,10 +26,13 @@ from typing import Any
 from localstack.services.plugins import Service, aws_provider
 
 from eda_sandbox.config import load_settings
+from eda_sandbox.errors import SnapshotError
 
 LOG = logging.getLogger(__name__)
 _server: subprocess.Popen[bytes] | None = None
 _server_url: str | None = None
+_ready_fd: int | None = None
+_server_failure: str | None = None
 
 
 def dynamodb_endpoint() -> str | None:
@@ -49,21 +52,50 @@ def _start_server() -> str:
         EDA_DYNAMODB_FD=str(listener.fileno()),
         EDA_DYNAMODB_PARENT_PID=str(os.getpid()),
     )
+    fds = [listener.fileno()]
+    ready_read = None
+    if settings.persist:
+        # With persistence the process loads its tables first; a snapshot it cannot read
+        # must stop ``up`` with the file's name, not leave DynamoDB empty or dead.
+        ready_read, ready_write = os.pipe()
+        env["EDA_DYNAMODB_READY_FD"] = str(ready_write)
+        fds.append(ready_write)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     with (settings.state_dir / "dynamodb.log").open("ab") as log:
         # Same process group as LocalStack: ``eda-sandbox down`` stops both.
         _server = subprocess.Popen(
             [sys.executable, "-m", "eda_sandbox.servers.dynamodb"],
             env=env,
-            pass_fds=(listener.fileno(),),
+            pass_fds=tuple(fds),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     listener.close()
+    if ready_read is not None:
+        os.close(int(env["EDA_DYNAMODB_READY_FD"]))
+    global _ready_fd
+    _ready_fd = ready_read
     _server_url = url
     LOG.info("DynamoDB process %s serves %s", _server.pid, url)
     return url
+
+
+def _check_server(**_: Any) -> None:
+    """The service's check: with persistence, wait until the DynamoDB process has loaded
+    its tables. LocalStack runs it as the service starts, and a raise marks the service
+    ``error`` in its health, so ``eda-sandbox up`` stops at once with this message."""
+    global _ready_fd, _server_failure
+    fd, _ready_fd = _ready_fd, None
+    if fd is not None:
+        with os.fdopen(fd) as ready:
+            # Blocks until the child writes or exits (its end closes either way).
+            answer = ready.read().strip()
+        if answer != "ready":
+            log = load_settings().state_dir / "dynamodb.log"
+            _server_failure = answer or f"the DynamoDB process exited before serving ({log})"
+    if _server_failure:
+        raise SnapshotError(_server_failure)
 
 
 def _forwarder(proxy: Any) -> Any:  # a LocalStack ServiceRequestHandler
@@ -142,4 +174,6 @@ def dynamodb_moto() -> Any:
         proxy = AwsRequestProxy(_start_server())
         return ForwardingFallbackDispatcher(provider, _forwarder(proxy))
 
-    return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=dispatch_table)
+    service = Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=dispatch_table)
+    service.check_function = _check_server
+    return service

@@ -20,7 +20,10 @@ mapped with LocalStack's own function), the region comes from the credential sco
 each operation holds one lock, so every single-item operation is atomic as in DynamoDB.
 
 Run as ``python -m eda_sandbox.servers.dynamodb``: it serves the listening socket passed
-in ``EDA_DYNAMODB_FD`` and exits when the process in ``EDA_DYNAMODB_PARENT_PID`` is gone.
+in ``EDA_DYNAMODB_FD`` and exits when the process in ``EDA_DYNAMODB_PARENT_PID`` is gone
+or on SIGTERM. With ``EDA_SANDBOX_PERSIST=1`` it loads its tables from
+``<state>/persist/dynamodb.pickle`` first and saves them there (persistence/tables.py);
+it then writes ``ready`` or the reason it cannot start to ``EDA_DYNAMODB_READY_FD``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import http
 import importlib
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -41,6 +45,9 @@ from localstack.utils.aws.request_context import extract_access_key_id_from_auth
 from moto.core.exceptions import RESTError
 from werkzeug.wrappers import Request
 
+from eda_sandbox.config import load_settings
+from eda_sandbox.errors import SnapshotError
+from eda_sandbox.persistence.tables import TablePersistence
 from eda_sandbox.servers.connection import Connection
 
 LOG = logging.getLogger(__name__)
@@ -60,10 +67,11 @@ def _reason(status: int) -> str:
 class DynamoDBApp:
     """A WSGI app that hands each request to moto's DynamoDB handler."""
 
-    def __init__(self) -> None:
+    def __init__(self, persistence: TablePersistence | None = None) -> None:
         from moto.dynamodb.responses import DynamoHandler
 
         self._dispatch = DynamoHandler.dispatch
+        self._persistence = persistence
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -80,6 +88,9 @@ class DynamoDBApp:
                 status, headers, body = self._dispatch(request, url, request.headers)
         except RESTError as e:
             status, headers, body = e.code, dict(e.get_headers()), e.get_body()
+        if self._persistence is not None:
+            target = environ.get("HTTP_X_AMZ_TARGET", "")
+            self._persistence.saw(target.rpartition(".")[2])
         payload = body.encode() if isinstance(body, str) else (body or b"")
         response_headers = [
             (name, str(value))
@@ -134,6 +145,14 @@ def _exit_with(parent: int, stop: threading.Event) -> None:
         time.sleep(PARENT_CHECK_SECONDS)
 
 
+def _report(message: str) -> None:
+    """Tell the parent, if it asked (EDA_DYNAMODB_READY_FD), that we serve or why not."""
+    fd = os.environ.get("EDA_DYNAMODB_READY_FD")
+    if fd:
+        with os.fdopen(int(fd), "w") as ready:
+            ready.write(message)
+
+
 def main() -> None:
     from eda_sandbox.patches import gc_freeze, moto, switch
 
@@ -142,14 +161,34 @@ def main() -> None:
     if switch.enabled():
         moto.apply()
     stop = threading.Event()
+    # SIGTERM (``down``, or LocalStack stopping its DynamoDB provider) ends the serve
+    # loop, so the final snapshot below is taken.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     parent = int(os.environ.get("EDA_DYNAMODB_PARENT_PID", "0"))
     if parent:
         threading.Thread(target=_exit_with, args=(parent, stop), daemon=True).start()
-    app = DynamoDBApp()
+    persistence = None
+    settings = load_settings()
+    if settings.persist:
+        persistence = TablePersistence(settings.persist_dir / "dynamodb.pickle", LOCK)
+        try:
+            persistence.load()
+        except SnapshotError as e:
+            LOG.error("%s", e)
+            _report(str(e))
+            raise SystemExit(1) from e
+    app = DynamoDBApp(persistence)
     if switch.enabled():
         importlib.import_module("moto.dynamodb.models")  # loaded now, so frozen below
         gc_freeze.keep_full_collections_short()
-    serve(listener, app, stop)
+    _report("ready")
+    if persistence is not None:
+        persistence.start()
+    try:
+        serve(listener, app, stop)
+    finally:
+        if persistence is not None:
+            persistence.stop()
 
 
 if __name__ == "__main__":
