@@ -26,7 +26,7 @@ export AWS_ACCESS_KEY_ID ?= test
 export AWS_SECRET_ACCESS_KEY ?= test
 
 .PHONY: help install up down status logs test test-unit test-integration lint bench \
-        bench-peers soak bench-tests bootstrap destroy publish runtimes constraints clean
+        bench-peers soak bench-tests bootstrap destroy forget publish runtimes constraints clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ endif
 bootstrap: $(STAMP) ## apply infra/topology.yaml to the running sandbox (idempotent)
 	@if [ -f infra/topology.yaml ] && [ -d src/eda_sandbox/topology ]; then \
 	  $(BIN)/python -m eda_sandbox.topology apply; else echo "no topology to apply"; fi
+
+forget: $(STAMP) ## stop the sandbox and delete its persisted state (EDA_SANDBOX_PERSIST=1)
+	@$(BIN)/eda-sandbox down --forget
 
 destroy: $(STAMP) ## remove everything the topology created
 	$(BIN)/python -m eda_sandbox.topology destroy
