@@ -216,3 +216,19 @@ def test_iam_enforcement_is_off_unless_asked_and_reaches_localstack() -> None:
     with pytest.raises(SettingsError) as error:
         load_settings({"EDA_SANDBOX_ENFORCE_IAM": "strict"})
     assert error.value.variable == "EDA_SANDBOX_ENFORCE_IAM"
+
+
+def test_persistence_is_off_by_default_validated_and_kept_in_the_state_folder(
+    tmp_path: Path,
+) -> None:
+    s = load_settings({"EDA_SANDBOX_STATE_DIR": str(tmp_path)})
+    assert s.persist is False
+    assert s.persist_dir == tmp_path / "persist"
+    assert load_settings({"EDA_SANDBOX_PERSIST": "1"}).persist is True
+    with pytest.raises(SettingsError) as error:
+        load_settings({"EDA_SANDBOX_PERSIST": "sometimes"})
+    assert error.value.variable == "EDA_SANDBOX_PERSIST"
+    from eda_sandbox.emulator import launcher
+
+    env = launcher.localstack_env(load_settings({"EDA_SANDBOX_PERSIST": "1"}))
+    assert env["EDA_SANDBOX_PERSIST"] == "1"

@@ -95,6 +95,8 @@ def localstack_env(settings: Settings) -> dict[str, str]:
             "FILESYSTEM_ROOT": str(state / "filesystem"),
             "TMPDIR": str(state / "tmp"),
             "EDA_SANDBOX_STATE_DIR": str(state),
+            # Read inside LocalStack (persistence/services.py) and by the DynamoDB process.
+            "EDA_SANDBOX_PERSIST": "1" if settings.persist else "0",
             # Settings inside LocalStack must be the launcher's: the executor points
             # functions at this endpoint.
             "EDA_SANDBOX_HOST": settings.host,
@@ -264,6 +266,21 @@ def _wait_ready(settings: Settings, pid: int) -> None:
         services = health(settings, timeout=0.5)
         if _services_ready(settings, services):
             return
+        failed = sorted(s for s in settings.services if (services or {}).get(s) == "error")
+        if failed:
+            # A service that failed to start (a persisted snapshot it cannot load, say)
+            # never becomes ready: say so now, with the log that has the reason.
+            reasons = [
+                line.split(" : ", 1)[-1]
+                for line in tail(settings, 200).splitlines()
+                if "error while starting service" in line or "error while checking service" in line
+            ]
+            raise SandboxStartError(
+                f"LocalStack could not start {', '.join(failed)}: "
+                + ("; ".join(reasons[-len(failed) :]) or "see its log")
+                + "\nlast log lines:\n"
+                + tail(settings, 30)
+            )
         time.sleep(interval)  # polling the health endpoint, bounded by the deadline
         interval = min(interval * 1.5, 0.5)
     not_ready = {s: (services or {}).get(s, "missing") for s in settings.services}

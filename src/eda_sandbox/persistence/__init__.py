@@ -2,7 +2,10 @@
 and loses at most the last second to a crash.
 
 - ``snapshot``: one file per service, written atomically, read back or a named error;
-- ``flusher``: the save schedule (every second after a change, and at stop).
+- ``flusher``: the save schedule (every second after a change, and at stop);
+- ``services``: LocalStack's SQS, SNS, EventBridge and IAM, inside LocalStack's process;
+- ``tables``: the DynamoDB process's tables;
+- ``restore``: putting a snapshot back, and what each service needs after that.
 """
 
 from eda_sandbox.persistence.flusher import Flusher
