@@ -4,6 +4,7 @@ SIGKILL (all but the last second), and a corrupt snapshot stops it with the file
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -40,8 +41,10 @@ class Process:
         os.close(ready_write)
         self.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         listener.close()
+        # Bounded: a process that never answers is a failure, not a hang.
+        readable, _, _ = select.select([ready_read], [], [], 30)
         with os.fdopen(ready_read) as ready:
-            self.answer = ready.read()
+            self.answer = ready.read() if readable else "(no answer in 30 s)"
 
     def client(self) -> Any:
         return boto3.client(
@@ -74,7 +77,7 @@ def _create(ddb: Any) -> None:
 
 def test_tables_and_items_survive_a_stop(tmp_path: Path) -> None:
     first = Process(tmp_path)
-    assert first.answer == "ready"
+    assert first.answer == "ready", first.answer
     ddb = first.client()
     _create(ddb)
     _put(ddb, "orders", "o-1")
