@@ -75,6 +75,11 @@ def read(path: Path) -> Any | None:
         return None
     except OSError as e:
         raise SnapshotCorruptError(path, f"unreadable: {e}") from e
+    return read_bytes(data, path)
+
+
+def read_bytes(data: bytes, path: Path | str = "<bytes>") -> Any:
+    """The state in ``data`` (a snapshot file's content); ``path`` names it in errors."""
     if not data.startswith(HEADER):
         raise SnapshotCorruptError(path, "not an eda-sandbox snapshot (header missing)")
     import dill
