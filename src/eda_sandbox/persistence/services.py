@@ -1,10 +1,11 @@
 """Persistence of LocalStack's services (``EDA_SANDBOX_PERSIST=1``), inside its process.
 
-Which services: SQS, SNS, EventBridge and IAM, the ones whose state a developer builds
-up and LocalStack keeps in its stores (``AccountRegionBundle``) or moto's backends
-(``BackendDict``). Each is found with LocalStack's own ``ReflectionStateLocator``,
-pickled to ``<state>/persist/<service>.pickle`` and put back in place when the service
-starts, before the health endpoint calls it running, so nothing reaches it half loaded.
+Which services: SQS, SNS, EventBridge and IAM (and DynamoDB when it runs inline), the
+ones whose state a developer builds up and LocalStack keeps in its stores
+(``AccountRegionBundle``) or moto's backends (``BackendDict``). Each is found with
+LocalStack's own ``ReflectionStateLocator``, pickled to
+``<state>/persist/<service>.pickle`` and put back in place when the service starts,
+before the health endpoint calls it running, so nothing reaches it half loaded.
 
 Not kept, on purpose (the README says so): Lambda (its code lives in LocalStack's S3
 object store, which keeps objects in unlinked temporary files no snapshot can copy;
@@ -30,6 +31,7 @@ from localstack.runtime.shutdown import SERVICE_SHUTDOWN_PRIORITY
 from eda_sandbox.config import load_settings
 from eda_sandbox.persistence import restore, snapshot
 from eda_sandbox.persistence.flusher import Flusher
+from eda_sandbox.persistence.tables import READ_OPERATIONS
 
 LOG = logging.getLogger(__name__)
 PERSISTED = ("sqs", "sns", "events", "iam")
@@ -38,6 +40,13 @@ FLUSH_INTERVAL = 1.0
 _READS = ("Get", "List", "Describe")
 _flusher: Flusher | None = None
 _services: dict[str, Any] = {}  # name -> localstack.services.plugins.Service
+
+
+def persisted() -> tuple[str, ...]:
+    """The services saved here; DynamoDB too when it runs inside LocalStack
+    (``EDA_SANDBOX_DYNAMODB=inline``), else its own process saves it (tables.py)."""
+    inline = load_settings().dynamodb_server == "inline"
+    return (*PERSISTED, "dynamodb") if inline else PERSISTED
 
 
 def _path(name: str) -> Path:
@@ -117,7 +126,7 @@ def _watch(name: str, service: Any) -> None:
     calls (patches/internal_calls) both call these handlers, so no change goes unseen."""
     table = service.skeleton.dispatch_table
     for operation, handler in list(table.items()):
-        if not operation.startswith(_READS):
+        if not operation.startswith(_READS) and operation not in READ_OPERATIONS:
             table[operation] = _marking(name, operation, handler)
 
 
@@ -130,11 +139,12 @@ def persist_services() -> None:
 
     _flusher = Flusher(save, FLUSH_INTERVAL, "eda-persist")
     original_start = Service.start
+    names = persisted()
 
     def start(self: Any, asynchronous: bool) -> Any:
         result = original_start(self, asynchronous)
         name = self.name()
-        if name in PERSISTED:
+        if name in names:
             load(name, self)
             _watch(name, self)
             _services[name] = self
