@@ -134,7 +134,7 @@ def _parked(env: dict[str, str]) -> list[dict[str, Any]]:
     url = sqs.get_queue_url(QueueName="Parked")["QueueUrl"]
     got: list[dict[str, Any]] = []
 
-    def all_three() -> bool:
+    def all_four() -> bool:
         got.extend(
             sqs.receive_message(
                 QueueUrl=url,
@@ -145,10 +145,10 @@ def _parked(env: dict[str, str]) -> list[dict[str, Any]]:
                 MessageSystemAttributeNames=["All"],
             ).get("Messages", [])
         )
-        return len(got) >= 3
+        return len(got) >= 4
 
     wait_until(
-        all_three, timeout=10, description="the 3 parked messages", describe_last=lambda _: str(got)
+        all_four, timeout=10, description="the 4 parked messages", describe_last=lambda _: str(got)
     )
     return sorted(got, key=lambda m: m["Body"])
 
@@ -172,16 +172,27 @@ def test_down_and_up_keep_messages_tables_and_the_topology(persisted: dict[str, 
         QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=600, AttributeNames=["All"]
     )["Messages"][0]
     assert first["Attributes"]["ApproximateReceiveCount"] == "1"
+    before = _topology_view(env)
+    # Written last, right before `down`: usually within the flush interval, so it is
+    # `down`'s own final save that must have them.
     for i in range(20):
         ddb.put_item(TableName="Kept", Item={"id": {"S": f"i-{i}"}, "n": {"N": str(i)}})
-    before = _topology_view(env)
+    sqs.send_message(QueueUrl=url, MessageBody="m4")
 
+    stopping = time.time()
     down = _cli(env, "down")
     assert down.returncode == 0, down.stderr
+    # `down` saved every service once more on its way out, changed or not.
+    saved = {
+        p.name: p.stat().st_mtime for p in Path(env["EDA_SANDBOX_STATE_DIR"], "persist").iterdir()
+    }
+    assert sorted(saved) == [f"{s}.pickle" for s in ("dynamodb", "events", "iam", "sns", "sqs")]
+    assert all(mtime >= stopping for mtime in saved.values()), (stopping, saved)
     _up(env, "--apply", env["TOPOLOGY"])  # what `make up` does
 
     after = {m["Body"]: m for m in _parked(env)}
-    assert sorted(after) == ["m1", "m2", "m3"], "a queued message was lost"
+    assert sorted(after) == ["m1", "m2", "m3", "m4"], "a queued message was lost"
+    del after["m4"]
     for body, message in after.items():
         assert message["MessageAttributes"] == {
             "kind": {"DataType": "String", "StringValue": f"k-{body}"}
