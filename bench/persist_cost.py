@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -139,6 +140,8 @@ def pipeline(rounds: int, events: int) -> None:
     finally:
         for env in envs.values():
             _cli(env, "down", "--forget")
+            # Each side's state folder holds its own Lambda environments and logs.
+            shutil.rmtree(env["EDA_SANDBOX_STATE_DIR"], ignore_errors=True)
 
 
 def snapshot_cost(sizes: list[int]) -> None:
