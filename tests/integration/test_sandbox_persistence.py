@@ -153,7 +153,8 @@ def _parked(env: dict[str, str]) -> list[dict[str, Any]]:
     return sorted(got, key=lambda m: m["Body"])
 
 
-def test_down_and_up_keep_messages_tables_and_the_topology(persisted: dict[str, str]) -> None:
+def test_state_survives_down_and_up_and_a_crash(persisted: dict[str, str]) -> None:
+    """One private sandbox through every case: each start costs 10-30 s of both cores."""
     env = persisted
     _up(env, "--apply", env["TOPOLOGY"])
     sqs, ddb = _client(env, "sqs"), _client(env, "dynamodb")
@@ -232,6 +233,8 @@ def test_down_and_up_keep_messages_tables_and_the_topology(persisted: dict[str, 
         description="the recorder to store both events after the restart",
     )
 
+    _sigkill_loses_at_most_the_last_second(env)
+
     # A snapshot that cannot be read stops `up` at once, naming the file.
     assert _cli(env, "down").returncode == 0
     corrupt = Path(env["EDA_SANDBOX_STATE_DIR"], "persist", "sqs.pickle")
@@ -255,9 +258,7 @@ def _children(pid: int) -> list[psutil.Process]:
         return []
 
 
-def test_a_sigkill_loses_at_most_the_last_second(persisted: dict[str, str]) -> None:
-    env = persisted
-    _up(env)
+def _sigkill_loses_at_most_the_last_second(env: dict[str, str]) -> None:
     sqs, ddb = _client(env, "sqs"), _client(env, "dynamodb")
     url = sqs.create_queue(QueueName="crash")["QueueUrl"]
     ddb.create_table(
