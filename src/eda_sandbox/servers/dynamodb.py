@@ -154,9 +154,10 @@ def _report(message: str) -> None:
 
 
 def main() -> None:
-    from eda_sandbox.patches import gc_freeze, moto, switch
+    from eda_sandbox.patches import gc_freeze, moto, moto_instances, switch
 
     logging.basicConfig(level=logging.WARNING)
+    moto_instances.stop_tracking_instances()  # a fix: without it every request leaks
     listener = socket.socket(fileno=int(os.environ["EDA_DYNAMODB_FD"]))
     if switch.enabled():
         moto.apply()
