@@ -10,7 +10,6 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -28,8 +27,9 @@ import boto3
 def handler(event, context):
     for record in event["Records"]:
         if record["attributes"]["ApproximateReceiveCount"] == "1":
-            with open(os.environ["PID_FILE"], "w") as f:
-                f.write(str(os.getpid()))
+            # On a queue, not in a file: the function's /tmp is its own, as on AWS.
+            pid = str(os.getpid())
+            boto3.client("sqs").send_message(QueueUrl=os.environ["PIDS"], MessageBody=pid)
             time.sleep(60)  # killed here
     counts = [r["attributes"]["ApproximateReceiveCount"] for r in event["Records"]]
     boto3.client("sqs").send_message(QueueUrl=os.environ["RESULTS"], MessageBody=json.dumps(counts))
@@ -47,18 +47,18 @@ def handler(event, context):
 
 
 def test_a_runtime_killed_mid_batch_fails_the_batch_and_it_is_delivered_again(
-    aws: AwsClients, lambda_create_function: Any, sqs_create_queue: Any, tmp_path: Path
+    aws: AwsClients, lambda_create_function: Any, sqs_create_queue: Any
 ) -> None:
     """AWS: a batch whose invocation fails (the runtime died: Runtime.ExitError) is not
     deleted; its messages become visible after the visibility timeout and are delivered
     again (ApproximateReceiveCount 2), and a fresh runtime serves the next invocation."""
     source = sqs_create_queue(Attributes={"VisibilityTimeout": "3"})
     results = sqs_create_queue()
-    pid_file = tmp_path / "runtime.pid"
+    pids = sqs_create_queue()
     fn = lambda_create_function(
         {"app.py": CONSUMER},
         timeout=30,
-        Environment={"Variables": {"PID_FILE": str(pid_file), "RESULTS": results}},
+        Environment={"Variables": {"PIDS": pids, "RESULTS": results}},
     )
     arn = aws.sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])
     mapping = aws.lambda_.create_event_source_mapping(
@@ -68,7 +68,12 @@ def test_a_runtime_killed_mid_batch_fails_the_batch_and_it_is_delivered_again(
     )
     try:
         aws.sqs.send_message(QueueUrl=source, MessageBody="one")
-        pid = int(wait_until(lambda: pid_file.exists() and pid_file.read_text(), timeout=60))
+
+        def runtime_pid() -> str | None:
+            got = aws.sqs.receive_message(QueueUrl=pids, WaitTimeSeconds=1)
+            return next((m["Body"] for m in got.get("Messages", [])), None)
+
+        pid = int(wait_until(runtime_pid, timeout=60, description="the runtime's pid"))
         os.kill(pid, signal.SIGKILL)
 
         def delivered() -> list[Any]:
