@@ -81,7 +81,7 @@ class Cleaner(threading.Thread):
             while self.queue and self.queue[0][0] <= time.time():
                 due.append(self.queue.popleft()[1])
             for part in chunks(due, 25):
-                self._delete(self.orders, [{"order_id": {"S": k}} for k in part])
+                self._delete_keys(self.orders, [{"order_id": {"S": k}} for k in part])
                 self.deleted.update(part)
             self._expire_idempotency()
 
@@ -96,12 +96,13 @@ class Cleaner(threading.Thread):
             page = self.ddb.scan(**kwargs)
             old = [i for i in page["Items"] if float(i.get("expiration", {}).get("N", 0)) < cutoff]
             for part in chunks(old, 25):
-                self._delete(self.idempotency, [{"id": i["id"]} for i in part])
+                self._delete_keys(self.idempotency, [{"id": i["id"]} for i in part])
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _delete(self, table: str, keys: list[dict[str, Any]]) -> None:
+    # Not ``_delete``: that name is threading.Thread's own, called when the thread ends.
+    def _delete_keys(self, table: str, keys: list[dict[str, Any]]) -> None:
         if keys:
             requests = [{"DeleteRequest": {"Key": k}} for k in keys]
             self.ddb.batch_write_item(RequestItems={table: requests})
@@ -114,7 +115,7 @@ def count_dlq(sqs: Any, url: str, pattern: re.Pattern[str]) -> collections.Count
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         if not messages:
             return found
-        ours = []
+        ours: list[dict[str, str]] = []
         for m in messages:
             if match := pattern.search(m["Body"]):
                 found[int(match.group(1))] += 1
