@@ -14,6 +14,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -154,6 +155,7 @@ def main() -> None:
             rows += rows_of(runtime, colds[runtime], warm[runtime])
     finally:
         launcher.stop(settings)
+        shutil.rmtree(state, ignore_errors=True)  # its private state folder, in /tmp
     table = Table(title=f"Lambda on the embedded sandbox ({time.strftime('%Y-%m-%d')})")
     for column in ("measure", "result", "target"):
         table.add_column(column)
