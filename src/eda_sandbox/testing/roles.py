@@ -13,18 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eda_sandbox.config import IAM_OPT_IN_TAG
+from eda_sandbox.topology.resources.iam import TRUST_POLICY  # the one Lambda trust policy
 
 POLICY_NAME = "test-permissions"
-TRUST_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 class TestRoles:
