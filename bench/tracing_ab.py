@@ -15,8 +15,15 @@ over the three paths, and stops it. Per burst and path it keeps:
 Reported per round as on/off ratios, and their medians over the run, with the CPU probe
 and load average of every burst. ``--record`` appends the table to bench/RESULTS.md.
 
+``--one-sandbox`` starts one sandbox (tracing on) and switches recording per burst instead
+(``PUT /_eda-sandbox/journeys/recording``), in the order on, off, off, on within a round:
+both sides then share one process, heap and set of warm Lambda environments, which
+separate starts do not, and on a shared host the two sides of a round are minutes apart
+rather than many. The off side keeps the wrappers in place, passing straight through, so
+it measures what recording costs, not the few hundred nanoseconds a wrapper adds.
+
     .venv/bin/python bench/tracing_ab.py [--rounds 4] [--bursts 2] [--events 300]
-        [--paths sns-sqs,eventbridge,fifo] [--record]
+        [--paths sns-sqs,eventbridge,fifo] [--one-sandbox] [--record]
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from _common import REPO, cpu_probe_ms, load_avg
 
 from eda_sandbox.config import JOURNEYS_PATH, load_settings
 from eda_sandbox.emulator import launcher
+from eda_sandbox.journeys.client import JourneyClient
 
 SIDES = ("on", "off")
 CLI = [sys.executable, "-m", "eda_sandbox"]
@@ -49,6 +57,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--events", type=int, default=300, help="events per path and burst")
     p.add_argument("--warmup-events", type=int, default=60)
     p.add_argument("--paths", default="sns-sqs,eventbridge,fifo")
+    p.add_argument(
+        "--one-sandbox", action="store_true", help="one sandbox, recording switched per burst"
+    )
     p.add_argument("--record", action="store_true", help="append the result to RESULTS.md")
     args = p.parse_args(argv)
     if args.rounds < 1 or args.bursts < 1 or args.events < 1:
@@ -87,9 +98,8 @@ def pipeline(events: int, paths: str) -> list[dict[str, Any]]:
     raise RuntimeError(f"pipeline run failed ({done.returncode}): {done.stderr[-2000:]}")
 
 
-def one_side(side: str, args: argparse.Namespace, samples: list[dict[str, Any]], rnd: int) -> None:
-    env = side_env(side)
-    settings = load_settings(env)
+def start(env: dict[str, str]) -> int:
+    """Start a sandbox with ``env``, apply the topology, return LocalStack's pid."""
     subprocess.run([*CLI, "down"], env=env, check=False, capture_output=True)
     up = subprocess.run(
         [*CLI, "up", "--apply", str(REPO / "infra" / "topology.yaml")],
@@ -100,33 +110,63 @@ def one_side(side: str, args: argparse.Namespace, samples: list[dict[str, Any]],
     )
     if up.returncode != 0:
         raise RuntimeError(f"up failed: {up.stderr[-2000:]}")
+    record = launcher.read_pid_record(load_settings(env))
+    assert record is not None, "no sandbox pid"
+    return record.pid
+
+
+def bursts(
+    side: str, args: argparse.Namespace, samples: list[dict[str, Any]], rnd: int, pid: int
+) -> None:
+    for burst in range(args.bursts):
+        probe, load = cpu_probe_ms(), load_avg()
+        # The pipeline's paths run one after another; CPU is split per path by the
+        # burst's own timestamps, so sample the process around each path alone.
+        for path in args.paths.split(","):
+            before = process_cpu(pid)
+            (row,) = pipeline(args.events, path)
+            cpu = process_cpu(pid) - before
+            row.update(
+                side=side,
+                round=rnd,
+                burst=burst,
+                cpu_probe_ms=probe,
+                load=load,
+                cpu_ms_per_event=round(cpu * 1000 / max(1, row["processed"]), 2),
+            )
+            samples.append(row)
+            note(
+                f"round {rnd} {side} burst {burst} {path}: {row['throughput']} ev/s, "
+                f"{row['cpu_ms_per_event']} ms CPU/event, lost {row['lost']}, "
+                f"probe {probe} ms, load {load}"
+            )
+
+
+def one_side(side: str, args: argparse.Namespace, samples: list[dict[str, Any]], rnd: int) -> None:
+    env = side_env(side)
+    settings = load_settings(env)
     try:
+        pid = start(env)
         assert tracing_flag(settings.endpoint_url) == (side == "on"), "wrong tracing side"
-        record = launcher.read_pid_record(settings)
-        assert record is not None, "no sandbox pid"
         pipeline(args.warmup_events, args.paths)
-        for burst in range(args.bursts):
-            probe, load = cpu_probe_ms(), load_avg()
-            # The pipeline's paths run one after another; CPU is split per path by the
-            # burst's own timestamps, so sample the process around each path alone.
-            for path in args.paths.split(","):
-                before = process_cpu(record.pid)
-                (row,) = pipeline(args.events, path)
-                cpu = process_cpu(record.pid) - before
-                row.update(
-                    side=side,
-                    round=rnd,
-                    burst=burst,
-                    cpu_probe_ms=probe,
-                    load=load,
-                    cpu_ms_per_event=round(cpu * 1000 / max(1, row["processed"]), 2),
-                )
-                samples.append(row)
-                note(
-                    f"round {rnd} {side} burst {burst} {path}: {row['throughput']} ev/s, "
-                    f"{row['cpu_ms_per_event']} ms CPU/event, lost {row['lost']}, "
-                    f"probe {probe} ms, load {load}"
-                )
+        bursts(side, args, samples, rnd, pid)
+    finally:
+        subprocess.run([*CLI, "down"], env=env, check=False, capture_output=True)
+
+
+def one_sandbox(args: argparse.Namespace, samples: list[dict[str, Any]]) -> None:
+    env = side_env("on")
+    settings = load_settings(env)
+    client = JourneyClient(settings.endpoint_url)
+    try:
+        pid = start(env)
+        pipeline(args.warmup_events, args.paths)
+        for rnd in range(1, args.rounds + 1):
+            for side in ("on", "off", "off", "on"):
+                if client.set_recording(side == "on") != (side == "on"):
+                    raise RuntimeError(f"recording did not switch {side}")
+                note(f"round {rnd}: recording {side} (load {load_avg()}) ...")
+                bursts(side, args, samples, rnd, pid)
     finally:
         subprocess.run([*CLI, "down"], env=env, check=False, capture_output=True)
 
@@ -165,7 +205,8 @@ def machine() -> str:
 def report(args: argparse.Namespace, samples: list[dict[str, Any]], started: str) -> str:
     lines = [
         f"### tracing A/B, {started} (`bench/tracing_ab.py --rounds {args.rounds} "
-        f"--bursts {args.bursts} --events {args.events}`)",
+        f"--bursts {args.bursts} --events {args.events}"
+        f"{' --one-sandbox' if args.one_sandbox else ''}`)",
         "",
         f"Machine: {machine()}.",
         "",
@@ -210,11 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(REPO)  # the state folder (.sandbox) is the checkout's, wherever this runs from
     started = time.strftime("%Y-%m-%d %H:%M")
     samples: list[dict[str, Any]] = []
-    for rnd in range(1, args.rounds + 1):
-        order = SIDES if rnd % 2 else tuple(reversed(SIDES))
-        for side in order:
-            note(f"round {rnd}: tracing {side} (load {load_avg()}) ...")
-            one_side(side, args, samples, rnd)
+    if args.one_sandbox:
+        one_sandbox(args, samples)
+    else:
+        for rnd in range(1, args.rounds + 1):
+            order = SIDES if rnd % 2 else tuple(reversed(SIDES))
+            for side in order:
+                note(f"round {rnd}: tracing {side} (load {load_avg()}) ...")
+                one_side(side, args, samples, rnd)
     text = report(args, samples, started)
     print(text)
     state = load_settings().state_dir

@@ -1,7 +1,8 @@
 """Reads the journey store of a running sandbox over HTTP (``/_eda-sandbox/journeys``).
 
 The CLI and the pytest fixture run outside LocalStack's process, so they ask the
-endpoint; urllib is enough for three GET requests and keeps the client dependency-free.
+endpoint; urllib is enough for three GETs and a PUT, and keeps the client
+dependency-free.
 """
 
 from __future__ import annotations
@@ -37,6 +38,22 @@ class JourneyClient:
 
     def seq(self) -> int:
         return int(self._get({"last": "1"})["seq"])
+
+    def set_recording(self, enabled: bool) -> bool:
+        """Pause (False) or resume (True) recording; returns whether it is on now."""
+        url = f"{self.url}/recording"
+        body = json.dumps({"enabled": enabled}).encode()
+        request = urllib.request.Request(url, data=body, method="PUT")  # noqa: S310 - our endpoint
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - our endpoint
+                answer: dict[str, Any] = json.load(response)
+        except urllib.error.HTTPError as e:
+            detail = e.read().decode(errors="replace")[:300]
+            raise JourneyQueryError(f"{url} refused {body.decode()}: {e.code} {detail}") from e
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            raise JourneyQueryError(f"cannot switch recording at {url}: {e}") from e
+        return bool(answer.get("tracing"))
 
     def _get(self, query: dict[str, str]) -> dict[str, Any]:
         url = f"{self.url}?{urllib.parse.urlencode(query)}"

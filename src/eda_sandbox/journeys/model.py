@@ -37,10 +37,13 @@ class HopKind(StrEnum):
     TARGET_INVOKED = "events.target"
 
 
-# slots: a hop is made for every step of every event (issue 17's 5 % budget).
-@dataclass(frozen=True, slots=True)
+# slots, and not frozen: a hop is made for every step of every event (issue 17's 5 %
+# budget), and a frozen dataclass's __init__ sets each field through object.__setattr__
+# (3.1 us a hop here, against 0.7 us). The store hands out copies, so nobody shares one.
+@dataclass(slots=True)
 class Hop:
-    """One thing that happened to an event, at ``at`` (epoch seconds)."""
+    """One thing that happened to an event, at ``at`` (epoch seconds); read-only by
+    convention."""
 
     kind: HopKind
     at: float

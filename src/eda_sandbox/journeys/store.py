@@ -75,8 +75,11 @@ class JourneyStore:
                 journey.hops.append(hop)
             else:
                 journey.dropped_hops += 1
-            self._open_locked(journey, hop.opens)
-            self._close_locked(journey, hop.closes)
+            # Most hops neither open nor close anything; skip the calls (every hop pays them).
+            if hop.opens:
+                self._open_locked(journey, hop.opens)
+            if hop.closes:
+                self._close_locked(journey, hop.closes)
             self._counter += 1
             self._seq[journey.id] = self._counter
             self._journeys.move_to_end(journey.id)

@@ -7,18 +7,25 @@ journeys (default 20). ``?since=SEQ`` -- those updated after sequence number SEQ
 number to ask with next (for ``trace --follow``). Every answer is
 ``{"tracing": bool, "seq": int, "journeys": [...]}`` with each journey as
 :meth:`Journey.to_json` writes it, so tests in any language can read it.
+
+``PUT /_eda-sandbox/journeys/recording`` with ``{"enabled": false}`` pauses recording in
+a running sandbox and ``{"enabled": true}`` resumes it (a load test that wants no hops, or
+``bench/tracing_ab.py`` comparing both on one sandbox and heap). It answers
+``{"tracing": bool}``; a sandbox started with ``EDA_SANDBOX_TRACING=0`` has no wrappers in
+place and refuses to resume (409), since they can only be put in before services load.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from localstack.http import Request, route
+from localstack.http import Request, Response, route
 
 from eda_sandbox.config import JOURNEYS_PATH
 from eda_sandbox.journeys.model import Journey
 from eda_sandbox.journeys.store import JourneyStore, get_store
-from eda_sandbox.patches.tracing.base import enabled
+from eda_sandbox.patches.tracing.base import enabled, instrumented, set_enabled
 
 DEFAULT_LAST = 20
 
@@ -46,6 +53,23 @@ class JourneyEndpoints:
             return self._answer(journeys, seq)
         return self._answer(self.store.last(max(1, _int(args.get("last"), DEFAULT_LAST))))
 
+    @route(f"{JOURNEYS_PATH}/recording", methods=["PUT"])
+    def set_recording(self, request: Request) -> Response | dict[str, Any]:
+        try:
+            wanted = json.loads(request.get_data() or b"null")
+        except ValueError:
+            wanted = None
+        if not isinstance(wanted, dict) or not isinstance(wanted.get("enabled"), bool):
+            return _error(400, 'the body must be {"enabled": true} or {"enabled": false}')
+        if wanted["enabled"] and not instrumented():
+            return _error(
+                409,
+                "this sandbox started with EDA_SANDBOX_TRACING=0, so no hop can be recorded "
+                "until it is restarted with EDA_SANDBOX_TRACING=1",
+            )
+        set_enabled(wanted["enabled"])
+        return {"tracing": enabled()}
+
     @route(f"{JOURNEYS_PATH}/<path:key>", methods=["GET"])
     def get_journey(self, request: Request, key: str) -> dict[str, Any]:
         return self._answer(self._find(key))
@@ -62,6 +86,10 @@ class JourneyEndpoints:
             "seq": self.store.seq if seq is None else seq,
             "journeys": [j.to_json() for j in journeys],
         }
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(json.dumps({"error": message}), status=status, mimetype="application/json")
 
 
 def _int(raw: str | None, default: int) -> int:

@@ -15,7 +15,7 @@ from localstack.runtime import hooks
 
 from eda_sandbox.config import load_settings
 from eda_sandbox.patches.tracing.awslambda import LambdaInstrumentor
-from eda_sandbox.patches.tracing.base import Instrumentor, set_enabled
+from eda_sandbox.patches.tracing.base import Instrumentor, set_enabled, set_instrumented
 from eda_sandbox.patches.tracing.events import EventsInstrumentor
 from eda_sandbox.patches.tracing.sns import SnsInstrumentor
 from eda_sandbox.patches.tracing.sqs import SqsInstrumentor
@@ -31,11 +31,13 @@ INSTRUMENTORS: dict[str, Instrumentor] = {
 def instrument_all() -> None:
     for instrumentor in INSTRUMENTORS.values():
         instrumentor.instrument()
+    set_instrumented(True)
 
 
 def uninstrument_all() -> None:
     for instrumentor in INSTRUMENTORS.values():
         instrumentor.uninstrument()
+    set_instrumented(False)
 
 
 # Before LocalStack's eager service loading (priority 0): a provider's dispatch table binds
