@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from queue import Queue
 from typing import Any
 
@@ -170,3 +171,46 @@ def test_a_round_ends_after_its_linger_without_more_uploads() -> None:
     first = _q("g", "s", "only\n", 1)
     taken, stop = lambda_logs.drain(first, handler.log_queue, QUEUE_SHUTDOWN, linger=0.05)
     assert (taken, stop) == ([first], False)
+
+
+def _moto_backend() -> Any:
+    import localstack.services.logs.provider  # noqa: F401 - its patch on LogStream.put_log_events
+    from moto.logs.models import LogsBackend
+
+    return LogsBackend("us-east-1", "000000000000")
+
+
+def test_a_batch_for_an_existing_stream_goes_straight_into_the_backend() -> None:
+    backend = _moto_backend()
+    backend.create_log_group("/aws/lambda/f", tags={})
+    backend.create_log_stream("/aws/lambda/f", "s")
+    client = FakeLogs()
+    events = [{"timestamp": int(time.time() * 1000), "message": "hello\n"}]
+
+    lambda_logs.put_events(client, "/aws/lambda/f", "s", events, backend)
+
+    assert client.puts == []  # no client round trip
+    stored = backend.groups["/aws/lambda/f"].streams["s"].events
+    assert [e.message for e in stored] == ["hello\n"]
+    assert stored[0].ingestion_time > 0  # LocalStack's patch ran (it stamps ingestion)
+
+
+def test_the_first_batch_and_metric_filters_take_the_client_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = _moto_backend()
+    client = FakeLogs()
+    events = [{"timestamp": 1, "message": "hello\n"}]
+    # No group yet: the client creates group and stream (the provider adds tags there).
+    lambda_logs.put_events(client, "/aws/lambda/f", "s", events, backend)
+    assert [(g, s) for g, s, _ in client.puts] == [("/aws/lambda/f", "s")]
+
+    backend.create_log_group("/aws/lambda/f", tags={})
+    backend.create_log_stream("/aws/lambda/f", "s")
+    backend.filters.metric_filters.append({"filterName": "errors", "filterPattern": "ERROR"})
+    monkeypatch.setattr("localstack.utils.bootstrap.is_api_enabled", lambda api: True)
+    lambda_logs.put_events(client, "/aws/lambda/f", "s", events, backend)
+    assert len(client.puts) == 2  # the provider evaluates metric filters, so it gets the call
+    monkeypatch.setattr("localstack.utils.bootstrap.is_api_enabled", lambda api: False)
+    lambda_logs.put_events(client, "/aws/lambda/f", "s", events, backend)
+    assert len(client.puts) == 2  # CloudWatch not served: nothing for the provider to add
