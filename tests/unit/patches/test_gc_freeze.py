@@ -55,3 +55,41 @@ def test_full_collections_freeze_survivors_and_a_sweep_frees_old_cycles() -> Non
         [sys.executable, "-c", _GC_SCRIPT], capture_output=True, text=True, timeout=60, check=True
     ).stdout.split("\n")
     assert out[:4] == ["frozen True", "swept True", "postponed True", "then swept True"]
+
+
+_SETTLE_SCRIPT = """
+import gc, time
+from eda_sandbox.patches import gc_freeze
+from eda_sandbox.errors import WaitTimeoutError
+from eda_sandbox.testing import wait_until
+gc_freeze.keep_full_collections_short()
+gc.disable()  # no full collection of its own: only the freezer can freeze what follows
+
+class Node:
+    pass
+
+before = gc.get_freeze_count()
+kept = []
+busy_until = time.monotonic() + 2.5  # start-up work, after the first freeze
+while time.monotonic() < busy_until:
+    kept.append(Node())
+try:
+    print("settled", bool(wait_until(lambda: gc.get_freeze_count() >= before + len(kept),
+                                     timeout=10, interval=0.05)))
+except WaitTimeoutError:
+    print("settled False")
+"""
+
+
+def test_what_start_up_leaves_is_frozen_in_the_first_quiet_second() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _SETTLE_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split("\n")
+    assert out[0] == "settled True"
