@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
 
 @pytest.fixture(scope="module")
-def poller() -> ModuleType:
-    sys.path.insert(0, str(BENCH))  # bench scripts import their sibling modules
-    try:
-        spec = importlib.util.spec_from_file_location("bench_poller", BENCH / "_poller.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
+def poller(load_bench: Callable[[str], ModuleType]) -> ModuleType:
+    return load_bench("_poller")
 
 
 def test_plain_stamp(poller: ModuleType) -> None:

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
 
 @pytest.fixture(scope="module")
-def ab() -> ModuleType:
-    sys.path.insert(0, str(BENCH))  # bench scripts import their sibling modules
-    try:
-        spec = importlib.util.spec_from_file_location("bench_tracing_ab", BENCH / "tracing_ab.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
+def ab(load_bench: Callable[[str], ModuleType]) -> ModuleType:
+    return load_bench("tracing_ab")
 
 
 def _row(side: str, rnd: int, rate: float | None, cpu: float, path: str = "sns-sqs") -> Any:

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
 
 @pytest.fixture(scope="module")
-def steady() -> ModuleType:
-    sys.path.insert(0, str(BENCH))  # bench scripts import their sibling modules
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "bench_tracing_steady", BENCH / "tracing_steady.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
+def steady(load_bench: Callable[[str], ModuleType]) -> ModuleType:
+    return load_bench("tracing_steady")
 
 
 def test_windows_are_compared_by_cpu_per_second_and_within_pairs(steady: ModuleType) -> None:
