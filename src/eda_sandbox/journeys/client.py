@@ -45,23 +45,25 @@ class JourneyClient:
         body = json.dumps({"enabled": enabled}).encode()
         request = urllib.request.Request(url, data=body, method="PUT")  # noqa: S310 - our endpoint
         request.add_header("Content-Type", "application/json")
+        answer = self._open(request, f"cannot switch recording at {url} to {body.decode()}")
+        return bool(answer.get("tracing"))
+
+    def _get(self, query: dict[str, str]) -> dict[str, Any]:
+        url = f"{self.url}?{urllib.parse.urlencode(query)}"
+        answer = self._open(url, f"cannot read journeys from {url}")
+        if "journeys" not in answer:
+            raise JourneyQueryError(f"{url} answered without journeys: {answer!r:.200}")
+        return answer
+
+    def _open(self, request: str | urllib.request.Request, failure: str) -> dict[str, Any]:
+        """The endpoint's JSON answer; any failure as a JourneyQueryError starting with
+        ``failure`` (with the endpoint's own error text when it answered one)."""
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - our endpoint
                 answer: dict[str, Any] = json.load(response)
         except urllib.error.HTTPError as e:
             detail = e.read().decode(errors="replace")[:300]
-            raise JourneyQueryError(f"{url} refused {body.decode()}: {e.code} {detail}") from e
+            raise JourneyQueryError(f"{failure}: {e.code} {detail}") from e
         except (urllib.error.URLError, OSError, ValueError) as e:
-            raise JourneyQueryError(f"cannot switch recording at {url}: {e}") from e
-        return bool(answer.get("tracing"))
-
-    def _get(self, query: dict[str, str]) -> dict[str, Any]:
-        url = f"{self.url}?{urllib.parse.urlencode(query)}"
-        try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:  # noqa: S310 - our endpoint
-                answer: dict[str, Any] = json.load(response)
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            raise JourneyQueryError(f"cannot read journeys from {url}: {e}") from e
-        if "journeys" not in answer:
-            raise JourneyQueryError(f"{url} answered without journeys: {answer!r:.200}")
+            raise JourneyQueryError(f"{failure}: {e}") from e
         return answer
