@@ -108,6 +108,11 @@ def test_trace_root_reads_the_header() -> None:
     assert trace_root("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f;Sampled=1") == (
         "1-5759e988-bd862e3fe1be46a994272793"
     )
+    assert trace_root("Root=1-5759e988-bd862e3fe1be46a994272793") == (
+        "1-5759e988-bd862e3fe1be46a994272793"
+    )
+    assert trace_root("Parent=1;Root=1-a-b") == "1-a-b"
+    assert trace_root("Root=;Parent=1") is None
     assert trace_root("Parent=1") is None and trace_root(None) is None
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 from eda_sandbox.journeys.model import HopKind
 from eda_sandbox.journeys.store import JourneyStore
 from eda_sandbox.patches.tracing.events import EventsInstrumentor
+from eda_sandbox.testing import wait_until
 
 PATTERN = {
     "source": ["my.application"],
@@ -59,3 +62,49 @@ def test_a_rules_decision_is_upstreams_own_match(monkeypatch: pytest.MonkeyPatch
     (missed,) = store.find("e2")[0].hops
     assert missed.kind == HopKind.RULE_NOT_MATCHED, missed
     assert missed.detail["failed_key"] == "detail.amount" and missed.detail["failed_value"] == "-1"
+
+
+@pytest.fixture
+def traced_events(wire_client: Any) -> Iterator[tuple[Any, JourneyStore]]:
+    from localstack.aws.skeleton import Skeleton
+    from localstack.aws.spec import load_service
+    from localstack.services.events.provider import EventsProvider
+
+    store = JourneyStore(10)
+    instrumentor = EventsInstrumentor(store)
+    # Before the skeleton: a provider's dispatch table binds its methods when built.
+    instrumentor.instrument()
+    try:
+        yield wire_client("events", Skeleton(load_service("events"), EventsProvider())), store
+    finally:
+        instrumentor.uninstrument()
+
+
+def test_an_event_is_in_flight_only_while_a_bus_has_rules_to_match(
+    traced_events: tuple[Any, JourneyStore],
+) -> None:
+    client, store = traced_events
+    suffix = uuid.uuid4().hex[:8]
+    quiet, busy = f"quiet-{suffix}", f"busy-{suffix}"
+    for bus in (quiet, busy):
+        client.create_event_bus(Name=bus)
+    client.put_rule(Name="Orders", EventBusName=busy, EventPattern=json.dumps(PATTERN))
+
+    def put(bus: str) -> str:
+        entry = {"Source": "my.application", "DetailType": "application.event"}
+        entry |= {"Detail": json.dumps(_event("x", 1)["detail"]), "EventBusName": bus}
+        return str(client.put_events(Entries=[entry])["Entries"][0]["EventId"])
+
+    no_rules = store.find(put(quiet))[0]
+    assert [h.kind for h in no_rules.hops] == [HopKind.PUT_EVENTS]
+    assert no_rules.hops[0].opens == () and no_rules.settled  # nothing will match it
+
+    event_id = put(busy)
+    (put_hop,) = [h for h in store.find(event_id)[0].hops if h.kind == HopKind.PUT_EVENTS]
+    assert put_hop.opens == (f"events:{event_id}",)  # until the rules' worker is done
+    settled = wait_until(
+        lambda: store.find(event_id)[0].settled, timeout=10, description="rules matched"
+    )
+    assert settled
+    kinds = [h.kind for h in store.find(event_id)[0].hops]
+    assert HopKind.RULE_MATCHED in kinds, kinds

@@ -19,10 +19,12 @@ Wraps (LocalStack 2026.3.0):
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
 from eda_sandbox.journeys.model import HopKind
+from eda_sandbox.journeys.store import JourneyStore
 from eda_sandbox.patches.tracing.base import (
     Instrumentor,
     arg,
@@ -38,9 +40,11 @@ _ENVIRONMENT = "localstack.services.lambda_.invocation.execution_environment"
 _EVENTS = "localstack.services.lambda_.invocation.event_manager"
 # A result is parsed for its error type and batch item failures only when this small.
 _MAX_RESULT_SCAN = 64 * 1024
+# (id, correlation id, trace header) of one event in a Lambda payload.
+EventRecord = tuple[str | None, str | None, str | None]
 
 
-def event_records(payload: object) -> list[tuple[str | None, str | None, str | None]]:
+def event_records(payload: object) -> list[EventRecord]:
     """``(id, correlation id, trace header)`` of each event in a Lambda payload: SQS and
     SNS records, or one EventBridge (or other) event."""
     try:
@@ -51,7 +55,7 @@ def event_records(payload: object) -> list[tuple[str | None, str | None, str | N
         return []
     records = event.get("Records")
     if isinstance(records, list):
-        found: list[tuple[str | None, str | None, str | None]] = []
+        found: list[EventRecord] = []
         for record in records:
             if not isinstance(record, dict):
                 continue
@@ -74,13 +78,16 @@ def event_records(payload: object) -> list[tuple[str | None, str | None, str | N
 def invocation_outcome(result: Any) -> tuple[str | None, list[str]]:
     """The error type (None: success) and the batch item failures of a result."""
     payload = getattr(result, "payload", None)
+    is_error = getattr(result, "is_error", False)
+    if not is_error and not _names_failures(payload):
+        return None, []  # most results: no parse (it was a tenth of tracing's cost)
     parsed: Any = None
     if payload and len(payload) <= _MAX_RESULT_SCAN:
         try:
             parsed = json.loads(payload)
         except ValueError:
             parsed = None
-    if getattr(result, "is_error", False):
+    if is_error:
         kind = parsed.get("errorType") if isinstance(parsed, dict) else None
         return str(kind or "Unhandled"), []
     failures: list[str] = []
@@ -93,7 +100,40 @@ def invocation_outcome(result: Any) -> tuple[str | None, list[str]]:
     return None, failures
 
 
+def _names_failures(payload: object) -> bool:
+    if isinstance(payload, bytes | bytearray):
+        return b"batchItemFailures" in payload
+    return isinstance(payload, str) and "batchItemFailures" in payload
+
+
+class _RecentRecords:
+    """The records of the last asynchronous invocations, by request id.
+
+    An asynchronous invocation's payload is read when it is queued and again at each
+    attempt; parsing it once saves a JSON parse per attempt (measured: 34 us each in
+    LocalStack's process, for an EventBridge event).
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._records: dict[str, list[EventRecord]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, request_id: str, records: list[EventRecord]) -> None:
+        with self._lock:
+            self._records[request_id] = records
+            if len(self._records) > self._size:
+                del self._records[next(iter(self._records))]
+
+    def get(self, request_id: str) -> list[EventRecord] | None:
+        return self._records.get(request_id)
+
+
 class LambdaInstrumentor(Instrumentor):
+    def __init__(self, store: JourneyStore | None = None) -> None:
+        super().__init__(store)
+        self._queued = _RecentRecords()
+
     TARGETS = (
         (_ENVIRONMENT, "ExecutionEnvironment.invoke", "_patched_invoke"),
         (_EVENTS, "LambdaEventManager.enqueue_event", "_patched_enqueue_event"),
@@ -136,7 +176,9 @@ class LambdaInstrumentor(Instrumentor):
     ) -> None:
         function = environment.function_version.id.function_name
         request_id = invocation.request_id
-        records = event_records(invocation.payload)
+        records = self._queued.get(request_id)
+        if records is None:
+            records = event_records(invocation.payload)
         batch = [r[0] for r in records if r[0]]
         common = {
             "request_id": request_id,
@@ -176,6 +218,7 @@ class LambdaInstrumentor(Instrumentor):
             return wrapped(*args, **kwargs)
         invocation = arg(args, kwargs, 0, "invocation")
         records = event_records(invocation.payload)
+        self._queued.put(invocation.request_id, records)
         event_id, correlation_id, _ = records[0] if records else (None, None, None)
         header = invocation.trace_context.get("aws_trace_header")
         self.record(

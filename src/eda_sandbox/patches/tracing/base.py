@@ -40,6 +40,7 @@ class _ThreadState(threading.local):
     sns_trace_header: Any = None
     dead_letter_send: Any = None
     events_rule: Any = None
+    events_rules_started: bool = False
     sqs_receiver: Any = None
 
 
@@ -164,6 +165,11 @@ def thread_value(name: str) -> Any:
     return getattr(_local, name, None)
 
 
+def set_thread_value(name: str, value: Any) -> None:
+    """Set a flag that a later call on this thread reads (no block to restore it)."""
+    setattr(_local, name, value)
+
+
 @contextlib.contextmanager
 def thread_set(name: str, value: Any) -> Iterator[None]:
     before = getattr(_local, name, None)
@@ -185,6 +191,10 @@ def trace_root(header: object) -> str | None:
     """``Root=1-5759e988-bd862e3fe1be46a994272793;Parent=...`` -> ``1-5759e988-bd86...``."""
     if header is None:
         return None
+    if isinstance(header, str) and header.startswith("Root="):
+        # AWS writes Root first; every hop reads one, so no split.
+        end = header.find(";")
+        return (header[5:] if end < 0 else header[5:end]).strip() or None
     root = getattr(header, "root", None)  # LocalStack's TraceHeader
     if root:
         return str(root)
