@@ -12,8 +12,9 @@ Wraps (LocalStack 2026.3.0):
   and SNS targets, ``InvocationType=Event``);
 - the async event manager's ``Poller``: ``_handle_function_error`` (a retry scheduled,
   with its attempt and delay), ``process_throttles_and_system_errors`` (the same for a
-  throttle), ``process_success_destination`` and ``process_failure_destination`` (the
-  end, with the cause: ``RetriesExhausted``, ``EventAgeExceeded``, ...).
+  throttle), ``process_success_destination`` (the end: a hop only when an on-success
+  destination is configured) and ``process_failure_destination`` (the end, with the
+  cause: ``RetriesExhausted``, ``EventAgeExceeded``, ...).
 """
 
 from __future__ import annotations
@@ -279,7 +280,16 @@ class LambdaInstrumentor(Instrumentor):
         result = wrapped(*args, **kwargs)
         if enabled():
             sqs_invocation = arg(args, kwargs, 0, "sqs_invocation")
+            config = arg(args, kwargs, 2, "event_invoke_config")
             request_id = sqs_invocation.invocation.request_id
+            destination = None
+            if config is not None:
+                destination = config.destination_config.get("OnSuccess", {}).get("Destination")
+            if destination is None:
+                # The successful invocation's own hop says it all; a hop here would only
+                # repeat it (and every asynchronous event pays for each hop).
+                self.store.close(request_id, (f"async:{request_id}",))
+                return result
             self.record(
                 HopKind.ASYNC_SUCCEEDED,
                 instance.version_manager.function_version.id.function_name,
@@ -287,6 +297,7 @@ class LambdaInstrumentor(Instrumentor):
                 closes=(f"async:{request_id}",),
                 request_id=request_id,
                 attempts=sqs_invocation.retries + 1,
+                destination_arn=destination,
             )
         return result
 

@@ -10,8 +10,10 @@ Wraps (LocalStack 2026.3.0):
   subscription; a "no" is evaluated again key by key to name the key and value that
   failed (upstream only answers yes or no);
 - ``TopicPublisher.publish``: the delivery to one subscriber, on SNS's worker thread.
-  With no ``X-Amzn-Trace-Id`` from the producer, the journey's trace header is handed to
-  the subscriber as AWS does with active tracing, so SQS stores it as the message's
+  An SQS or Lambda delivery is shown by the hop it makes (the enqueue, the asynchronous
+  invoke), so only other protocols get a delivery hop of their own. With no
+  ``X-Amzn-Trace-Id`` from the producer, the journey's trace header is handed to the
+  subscriber as AWS does with active tracing, so SQS stores it as the message's
   ``AWSTraceHeader`` system attribute;
 - ``sns_error_to_dead_letter_queue``: a delivery that failed into the subscription's DLQ.
 """
@@ -37,6 +39,8 @@ from eda_sandbox.patches.tracing.base import (
 
 _PUBLISHER = "localstack.services.sns.publisher"
 _MISSING = "<missing>"
+# Protocols whose delivery records its own next hop (SQS enqueue, Lambda async invoke).
+_FOLLOWED = frozenset({"sqs", "lambda"})
 
 
 def subscription_name(subscriber: dict[str, Any]) -> str:
@@ -182,18 +186,25 @@ class SnsInstrumentor(Instrumentor):
                 context, request_headers={**headers, "X-Amzn-Trace-Id": f"Root={trace};Sampled=1"}
             )
             args, kwargs = (), {**kwargs, "context": context, "subscriber": subscriber}
+        token = f"sns:{message_id}:{subscriber['SubscriptionArn']}"
         with linked(message_id):
             try:
                 return wrapped(*args, **kwargs)
             finally:
-                self.record(
-                    HopKind.DELIVERED,
-                    subscription_name(subscriber),
-                    keys=(message_id,),
-                    closes=(f"sns:{message_id}:{subscriber['SubscriptionArn']}",),
-                    message_id=message_id,
-                    endpoint=subscriber.get("Endpoint"),
-                )
+                if subscriber.get("Protocol") in _FOLLOWED and message_id:
+                    self.store.close(message_id, (token,))
+                else:
+                    self._delivered(subscriber, message_id, token)
+
+    def _delivered(self, subscriber: dict[str, Any], message_id: str | None, token: str) -> None:
+        self.record(
+            HopKind.DELIVERED,
+            subscription_name(subscriber),
+            keys=(message_id,),
+            closes=(token,),
+            message_id=message_id,
+            endpoint=subscriber.get("Endpoint"),
+        )
 
     def _patched_sns_error_to_dead_letter_queue(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
