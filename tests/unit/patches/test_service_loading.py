@@ -170,3 +170,27 @@ def test_load_order_puts_what_the_apply_needs_first() -> None:
         "s3",
         "extra",
     ]
+
+
+class _FakeInstrumentor:
+    def __init__(self, name: str, events: list[str]) -> None:
+        self.name, self.events = name, events
+
+    def instrument(self) -> None:
+        self.events.append(f"{self.name} wrapped")
+
+
+def test_tracing_wraps_each_service_just_before_it_loads(
+    patched: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eda_sandbox.patches.tracing import base, journeys
+
+    events: list[str] = []
+    fakes = {name: _FakeInstrumentor(name, events) for name in ("sqs", "sns")}
+    monkeypatch.setattr(journeys, "INSTRUMENTORS", fakes)
+    monkeypatch.setattr(base, "_state", dict(base._state))
+    journeys.instrument_as_services_load()
+    assert events == []  # a start pays for no service's wrappers
+    assert base.instrumented()  # recording can be switched on at run time
+    assert _manager(events).get_service_container("sqs") is not None
+    assert events == ["sqs wrapped", "provider created"]
