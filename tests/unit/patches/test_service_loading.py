@@ -194,3 +194,30 @@ def test_tracing_wraps_each_service_just_before_it_loads(
     assert base.instrumented()  # recording can be switched on at run time
     assert _manager(events).get_service_container("sqs") is not None
     assert events == ["sqs wrapped", "provider created"]
+
+
+def test_every_service_patch_names_a_function_that_is_no_hook_of_its_own() -> None:
+    from importlib import metadata
+
+    hooks = {
+        ep.value
+        for ep in metadata.entry_points(group="localstack.hooks.on_infra_start")
+        if ep.value.startswith("eda_sandbox.")
+    }
+    for targets in loading.SERVICE_PATCHES.values():
+        for target in targets:
+            assert callable(loading.resolve(target)), target
+            assert target not in hooks, f"{target} would be applied twice"
+    assert "eda_sandbox.patches.loading:patch_services_as_they_load" in hooks
+
+
+def test_a_service_patches_wait_for_their_service(
+    patched: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    monkeypatch.setattr(loading, "SERVICE_PATCHES", {"sqs": ("a:one", "b:two"), "sns": ("c:x",)})
+    monkeypatch.setattr(loading, "_apply", events.append)
+    loading.patch_services_as_they_load()
+    assert events == []
+    assert _manager(events).get_service_container("sqs") is not None
+    assert events == ["a:one", "b:two", "provider created"]
