@@ -106,6 +106,8 @@ def lines(results: Results, us: str, peer: str) -> list[tuple[str, str, str, str
     out = []
     for name, source, target, check in ROWS:
         ours, theirs = results.samples(us, source), results.samples(peer, source)
+        if not ours and not theirs:
+            continue  # not run (--startup-only, --node-rounds 0, no steady rate)
         m_ours, m_theirs = _median(ours), _median(theirs)
         ratio = m_ours / m_theirs if m_ours is not None and m_theirs else None
         met = check(ratio, m_ours) if check else None
@@ -120,6 +122,8 @@ def lines(results: Results, us: str, peer: str) -> list[tuple[str, str, str, str
         out.append(("our start + apply / peer's start", "", "", f"{ratio:.1f}x", "<= 3x",
                     "met" if ratio <= 3 else "missed"))  # fmt: skip
     (ours_ok, ours_all), (peer_ok, peer_all) = results.exact_runs(us), results.exact_runs(peer)
+    if not ours_all and not peer_all:
+        return out
     out.append(("lost 0, dup 0, DLQ exact", f"{peer_ok} of {peer_all} runs",
                 f"{ours_ok} of {ours_all} runs", "", "every run",
                 "met" if ours_ok == ours_all else "missed"))  # fmt: skip

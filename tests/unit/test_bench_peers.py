@@ -97,3 +97,5 @@ def test_startup_only_runs_no_pipeline_and_reports_the_load_apart(
     results.add("us", "start to loaded, s", 3.0)
     rows = {row[0]: row for row in compare.lines(results, "us", "peer")}
     assert rows["start to every service loaded, s"][2] == "3"
+    assert "burst, events/s" not in rows  # not run: no row
+    assert "lost 0, dup 0, DLQ exact" not in rows
