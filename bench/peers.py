@@ -14,7 +14,8 @@ swapping which goes first every round:
 - one steady run per side (``--rate`` events/s for ``--duration`` s);
 - ``--startup-rounds`` start-ups per side: a fresh MiniStack, and a private sandbox of
   ours (own port and state, shared runtimes), each timed from launch to ready and then
-  given a copy of the topology (start to ready, and start plus apply as `make up` does).
+  given a copy of the topology (start to ready, to every service loaded, and start plus
+  apply as `make up` does); ``--startup-only`` runs these alone.
 
 Absolute figures drift on a shared 2-core machine; the ratios (us/peer) from one run do
 not, so the targets are checked as ratios. The table goes to stdout and, unless
@@ -24,7 +25,8 @@ Everything started here is stopped here. The sns-sqs paths are the ones both sid
 functions of the other paths cannot load their dependencies there).
 
     .venv/bin/python bench/peers.py [--rounds 5] [--events 300] [--peer-port 4641]
-        [--node-rounds 3] [--rate 50 --duration 20] [--startup-rounds 3] [--no-record]
+        [--node-rounds 3] [--rate 50 --duration 20] [--startup-rounds 3] [--startup-only]
+        [--no-record]
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--spare-port", type=int, help="start-up rounds' port (default: the peer's, free by then)"
     )
     p.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
+    p.add_argument(
+        "--startup-only", action="store_true", help="only the start-up rounds, no pipeline"
+    )
     args = p.parse_args(argv)
     args.spare_port = args.spare_port or args.peer_port
     if args.rounds < 1 or args.events < 1 or args.startup_rounds < 0 or args.node_rounds < 0:
@@ -96,6 +101,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.node_rounds:
         results.notes.append("Node path not run (--node-rounds 0)")
+    if args.startup_only:
+        results.notes.append("pipeline not run (--startup-only)")
+    else:
+        pipeline(args, root, settings, results)
+    if args.startup_rounds:
+        startup_rounds(args, root, settings, results)
+    results.probe_after, results.load_after = cpu_probe_ms(), load_avg()
+    title = (
+        "start-up side by side"
+        if args.startup_only
+        else f"pipeline side by side ({PATH}"
+        + (f" and {NODE_PATH}" if args.node_rounds else "")
+        + f", burst {args.events})"
+    ) + f", {time.strftime('%Y-%m-%d %H:%M')}"
+    console.print(render(results, title, US, PEER))
+    if not args.no_record:
+        record(markdown(results, title, US, PEER, machine(root)))
+        note("recorded in bench/RESULTS.md")
+    return 0 if results.complete() else 1
+
+
+def pipeline(args: argparse.Namespace, root: Path, settings: Settings, results: Results) -> None:
+    """Both sides started, a topology copy applied to each, the pipeline rounds run."""
     with ExitStack() as stack:
         peer = _peer.start(root, args.peer_port)
         stack.callback(peer.stop)
@@ -112,19 +140,6 @@ def main(argv: list[str] | None = None) -> int:
             outputs[side], seconds = stack.enter_context(applied_copy(url, settings))
             results.add(side, "topology apply, s", seconds)
         pipeline_rounds(args, endpoints, outputs, results)
-    if args.startup_rounds:
-        startup_rounds(args, root, settings, results)
-    results.probe_after, results.load_after = cpu_probe_ms(), load_avg()
-    title = (
-        f"pipeline side by side ({PATH}"
-        + (f" and {NODE_PATH}" if args.node_rounds else "")
-        + f", burst {args.events}), {time.strftime('%Y-%m-%d %H:%M')}"
-    )
-    console.print(render(results, title, US, PEER))
-    if not args.no_record:
-        record(markdown(results, title, US, PEER, machine(root)))
-        note("recorded in bench/RESULTS.md")
-    return 0 if results.complete() else 1
 
 
 def docker_engine() -> bool:
@@ -256,6 +271,8 @@ def private_start(port: int, shared: Settings, results: Results) -> None:
         t0 = time.perf_counter()
         launcher.start(settings)
         results.add(US, "start to ready, s", time.perf_counter() - t0)
+        if all_loaded(settings, deadline=t0 + 60):
+            results.add(US, "start to loaded, s", time.perf_counter() - t0)
         with applied_copy(settings.endpoint_url, shared):
             results.add(US, "start + apply, s", time.perf_counter() - t0)
     finally:
@@ -266,6 +283,16 @@ def private_start(port: int, shared: Settings, results: Results) -> None:
             else:
                 os.environ[k] = v
         shutil.rmtree(state, ignore_errors=True)
+
+
+def all_loaded(settings: Settings, deadline: float) -> bool:
+    """Wait until every service has loaded behind the ready gateway (bounded)."""
+    while time.perf_counter() < deadline:
+        states = launcher.health(settings) or {}
+        if all(states.get(s) == "running" for s in settings.services):
+            return True
+        time.sleep(0.02)  # polling the health endpoint, bounded by the deadline
+    return False
 
 
 def record(text: str) -> None:

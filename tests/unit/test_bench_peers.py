@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -76,3 +77,25 @@ def test_the_node_path_sends_signups_with_exact_poison(bench: dict[str, ModuleTy
         # signup_consumer refuses an email without '@' (domain.mjs), and only that.
         assert ("@" in e.body["email"]) is not e.poison
     assert modes.SPECS["sns-sqs-node"].dlqs == ("SignupQueue-dlq",)
+
+
+def test_startup_only_runs_no_pipeline_and_reports_the_load_apart(
+    load_bench: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    peers = load_bench("peers")
+    monkeypatch.setenv("EDA_SANDBOX_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(peers, "cpu_probe_ms", lambda: 40.0)
+    monkeypatch.setattr(peers._peer, "install", lambda root: root)
+    monkeypatch.setattr(peers, "docker_engine", lambda: False)
+    monkeypatch.setattr(peers, "pipeline", lambda *_a: pytest.fail("ran the pipeline"))
+    ran: list[int] = []
+    monkeypatch.setattr(peers, "startup_rounds", lambda args, *_a: ran.append(args.startup_rounds))
+    assert peers.main(["--startup-only", "--startup-rounds", "2", "--no-record"]) == 0
+    assert ran == [2]
+    compare = load_bench("_compare")
+    results = compare.Results()
+    results.add("us", "start to loaded, s", 3.0)
+    rows = {row[0]: row for row in compare.lines(results, "us", "peer")}
+    assert rows["start to every service loaded, s"][2] == "3"
+    assert "burst, events/s" not in rows  # not run: no row
+    assert "lost 0, dup 0, DLQ exact" not in rows

@@ -71,7 +71,9 @@ def localstack_env(settings: Settings) -> dict[str, str]:
             "SQS_ENDPOINT_STRATEGY": "path",
             "DNS_ADDRESS": "0",
             "SERVICES": ",".join(settings.services),
-            "EAGER_SERVICE_LOADING": "1",
+            # The gateway serves first and the services load behind it
+            # (patches/loading.py): eager loading held the port closed until all had.
+            "EAGER_SERVICE_LOADING": "0",
             "LS_LOG": settings.log_level,
             # No run-time downloads: TLS certificate, analytics, DynamoDB Local/JDK.
             "SKIP_SSL_CERT_DOWNLOAD": "1",
@@ -187,13 +189,15 @@ def health(settings: Settings, timeout: float = 1.0) -> dict[str, str] | None:
 
 
 def _services_ready(settings: Settings, services: dict[str, str] | None) -> bool:
+    """Ready once the gateway answers and no wanted service is missing or failed: an
+    "available" service loads on the request that needs it, or before, in the background
+    (patches/loading.py), and that request waits for the load rather than failing."""
     if not services:
         return False
-    # "running", not "available": with EAGER_SERVICE_LOADING a service reports
-    # "available" while it is still being loaded, and a request then can reach it before
-    # its handlers are registered ("no handler for operation 'GetRole' on service 'iam'",
-    # seen on a fresh clone's first start).
-    return all(services.get(s) == "running" for s in settings.services)
+    # With persistence, every service must have started: its start loads its snapshot,
+    # and one it cannot read has to stop `up` with the reason, not fail a later request.
+    accepted = ("running",) if settings.persist else ("available", "running")
+    return all(services.get(s) in accepted for s in settings.services)
 
 
 def status(settings: Settings) -> SandboxStatus:

@@ -2,9 +2,12 @@
 
 Each module opens with the upstream behaviour it changes and why, and registers itself as
 an ``on_infra_start`` hook (``localstack.hooks.on_infra_start`` entry points in
-``pyproject.toml``). Speed-ups check ``switch.enabled()``; fixes are always on.
+``pyproject.toml``), except the Lambda and EventBridge patches, which ``loading`` applies
+as their service loads (``loading.SERVICE_PATCHES``). Speed-ups check
+``switch.enabled()``; fixes are always on.
 
 - ``gateway``: LocalStack's HTTP gateway (bind host, request parsing and logging);
+- ``loading``: when and how LocalStack's services load (behind the serving gateway);
 - ``internal_calls``: the clients LocalStack's services use to call each other;
 - ``awslambda``: the Lambda service (event source mappings, async invokers, logs, starts,
   the runtimes CreateFunction accepts, the trace header a mapping's invocation carries);

@@ -132,7 +132,7 @@ def _watch(name: str, service: Any) -> None:
 
 @hooks.on_infra_start(priority=20, should_load=lambda: load_settings().persist)
 def persist_services() -> None:
-    """Before eager loading (priority 0) starts the services: load each persisted one as
+    """Before any service loads (they load once the gateway serves): load each persisted one as
     it starts, and start the flusher."""
     global _flusher
     from localstack.services.plugins import Service

@@ -10,19 +10,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from eda_sandbox.cli.arguments import join_dash_values
-from eda_sandbox.config import load_settings
+from eda_sandbox.config import Settings, load_settings
 from eda_sandbox.errors import PackagingError, SettingsError, TopologyApplyError
 from eda_sandbox.iam.check import check_topology
 from eda_sandbox.iam.exceptions import IamCheckError
 from eda_sandbox.iam.report import render as render_report
-from eda_sandbox.topology.engine import Engine, Result
+from eda_sandbox.topology.engine import Engine, Packages, Result, make_clients, package_topology
 from eda_sandbox.topology.loader import InvalidTopologyError, LoadedTopology, load_topology
+from eda_sandbox.topology.packaging import Packager
+from eda_sandbox.topology.resources.base import Clients
 
 _STYLE = {"create": "green", "update": "yellow", "delete": "red", "unchanged": "dim"}
 
@@ -96,7 +100,24 @@ def check_iam(
     return int(report.status(strict))
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass
+class Prepared:
+    """What a command needs before it talks to an endpoint: its arguments, the topology
+    loaded and checked and, for apply and plan, the functions and layers packaged."""
+
+    args: argparse.Namespace
+    settings: Settings
+    loaded: LoadedTopology
+    console: Console
+    err: Console
+    packages: Packages | None = None
+    clients: tuple[Clients, Any] | None = None
+
+
+def prepare(argv: list[str] | None = None, *, package: bool = False) -> Prepared | int:
+    """Everything before the endpoint is needed, or the exit status if that failed (the
+    problems printed). ``package``: build the function and layer zips now too, so that
+    ``up --apply`` does this while the sandbox starts."""
     p = parser()
     args = p.parse_args(join_dash_values(p, sys.argv[1:] if argv is None else argv))
     console = Console(stderr=False, highlight=False)
@@ -115,34 +136,76 @@ def main(argv: list[str] | None = None) -> int:
             err.print(problem, markup=False, soft_wrap=True)  # one problem, one line
         err.print(f"[red]{len(e.problems)} problem(s); nothing was applied[/]")
         return 2
+    prepared = Prepared(args, settings, loaded, console, err)
+    if package and args.command in ("apply", "plan"):
+        try:
+            prepared.packages = package_topology(loaded, _packager(prepared))
+        except (TopologyApplyError, PackagingError) as e:
+            _print_error(err, e)
+            return 1
+        # Making boto3 clients loads their service models: CPU, no request.
+        prepared.clients = make_clients(_endpoint(prepared), _region(prepared), args.profile, 16)
+    return prepared
+
+
+def _endpoint(prepared: Prepared) -> str | None:
+    args = prepared.args
+    if args.endpoint_url:
+        return str(args.endpoint_url)
+    if args.profile and not os.environ.get("AWS_ENDPOINT_URL"):
+        return None  # a real account
+    return prepared.settings.endpoint_url
+
+
+def _region(prepared: Prepared) -> str:
+    return str(prepared.args.region or prepared.settings.region)
+
+
+def _packager(prepared: Prepared) -> Packager:
+    args, loaded = prepared.args, prepared.loaded
+    constraints = args.constraints or (loaded.base_dir / "constraints.txt")
+    return Packager(
+        args.build_dir or prepared.settings.build_dir,
+        constraints if constraints.is_file() else None,
+    )
+
+
+def _print_error(err: Console, e: Exception) -> None:
+    err.print(f"[red]{type(e).__name__}:[/] ", end="")
+    err.print(str(e), markup=False)
+
+
+def execute(prepared: Prepared) -> int:
+    """Run the prepared command against its endpoint."""
+    args, settings, loaded = prepared.args, prepared.settings, prepared.loaded
+    console, err = prepared.console, prepared.err
     if args.command == "check-iam":
         return check_iam(console, err, loaded, args.function, args.strict)
-    if args.endpoint_url:
-        endpoint: str | None = args.endpoint_url
-    elif args.profile and not os.environ.get("AWS_ENDPOINT_URL"):
-        endpoint = None  # a real account
-    else:
-        endpoint = settings.endpoint_url
-    constraints = args.constraints or (loaded.base_dir / "constraints.txt")
     try:
         with Engine(
             loaded,
-            endpoint_url=endpoint,
-            region=args.region or settings.region,
+            endpoint_url=_endpoint(prepared),
+            region=_region(prepared),
             profile=args.profile,
             name_suffix=args.name_suffix,
-            build_dir=args.build_dir or settings.build_dir,
-            constraints=constraints if constraints.is_file() else None,
             outputs_file=args.outputs or settings.outputs_file,
+            packager=_packager(prepared),
+            build_dir=args.build_dir or settings.build_dir,
+            packages=prepared.packages,
+            clients=prepared.clients,
         ) as engine:
             dry = args.dry_run or args.command == "plan"
             result = engine.destroy(dry) if args.command == "destroy" else engine.apply(dry)
     except (TopologyApplyError, PackagingError) as e:
-        err.print(f"[red]{type(e).__name__}:[/] ", end="")
-        err.print(str(e), markup=False)
+        _print_error(err, e)
         return 1
     render(console, result, args.verbose)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    prepared = prepare(argv)
+    return prepared if isinstance(prepared, int) else execute(prepared)
 
 
 if __name__ == "__main__":

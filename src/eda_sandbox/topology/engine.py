@@ -53,6 +53,8 @@ from eda_sandbox.topology.resources.storage import LogGroupResource, TableResour
 Action = Literal["create", "update", "unchanged", "delete"]
 T = TypeVar("T")
 R = TypeVar("R")
+# Every function's zip and every layer's zip, by logical name.
+Packages = tuple[dict[str, Package], dict[str, Package]]
 
 
 @dataclass
@@ -154,6 +156,52 @@ def make_clients(
     return clients, client("sts")
 
 
+def run_all[T, R](
+    pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Sequence[T], what: Callable[[T], str]
+) -> list[R]:
+    """``fn`` over ``items`` in ``pool``; all failures reported together."""
+    futures = [pool.submit(fn, item) for item in items]
+    results: list[R] = []
+    failures: list[str] = []
+    for item, future in zip(items, futures, strict=True):
+        try:
+            results.append(future.result())
+        except (ClientError, BotoCoreError) as e:
+            failures.append(f"{what(item)}: {_describe(e)}")
+        except (TopologyApplyError, PackagingError) as e:
+            failures.append(f"{what(item)}: {e}")
+    if failures:
+        raise TopologyApplyError("\n".join(failures))
+    return results
+
+
+def package_topology(
+    loaded: LoadedTopology, packager: Packager, pool: ThreadPoolExecutor | None = None
+) -> Packages:
+    """Every function's zip and every layer's zip, by logical name; needs no endpoint."""
+    t, base = loaded.topology, loaded.base_dir
+    jobs: list[tuple[str, str, Callable[[], Package]]] = []
+    for name, fn in t.functions.items():
+        jobs.append(("function", name, partial(packager.package, name, base / fn.code, fn.runtime)))
+    for name, lr in t.layers.items():
+        jobs.append(
+            ("layer", name, partial(packager.package_layer, name, base / lr.code, lr.runtimes))
+        )
+    own = pool is None
+    pool = pool or ThreadPoolExecutor(max_workers=8, thread_name_prefix="package")
+    try:
+        built = run_all(
+            pool, lambda job: job[2](), jobs, lambda job: f"packaging {job[0]} {job[1]}"
+        )
+    finally:
+        if own:
+            pool.shutdown(wait=True)
+    by_kind: dict[str, dict[str, Package]] = {"function": {}, "layer": {}}
+    for (kind, name, _), package in zip(jobs, built, strict=True):
+        by_kind[kind][name] = package
+    return by_kind["function"], by_kind["layer"]
+
+
 def _describe(e: Exception) -> str:
     if isinstance(e, ClientError):
         err = e.response.get("Error", {})
@@ -176,7 +224,12 @@ class Engine:
         workers: int = 16,
         packager: Packager | None = None,
         wait_timeout: float = 60.0,
+        packages: Packages | None = None,
+        clients: tuple[Clients, Any] | None = None,
     ) -> None:
+        """``packages`` and ``clients`` (``make_clients``'s): built before, when ``up
+        --apply`` builds them while the sandbox starts; else ``plan`` packages and this
+        makes the clients."""
         if not SUFFIX_RE.fullmatch(name_suffix):
             raise TopologyApplyError(
                 f"name suffix {name_suffix!r}: use at most 16 lowercase letters, digits, '-'"
@@ -190,9 +243,10 @@ class Engine:
         self.workers = workers
         self.wait_timeout = wait_timeout
         self.packager = packager or Packager(build_dir, constraints)
+        self._packages = packages
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="topology")
         try:
-            self.clients, sts = make_clients(endpoint_url, region, profile, workers)
+            self.clients, sts = clients or make_clients(endpoint_url, region, profile, workers)
             account = sts.get_caller_identity()["Account"]
         except (ClientError, BotoCoreError) as e:
             where = endpoint_url or f"AWS ({profile or 'default credentials'})"
@@ -209,42 +263,11 @@ class Engine:
         self.close()
 
     def _map(self, fn: Callable[[T], R], items: Sequence[T], what: Callable[[T], str]) -> list[R]:
-        """``fn`` over ``items`` in the pool; all failures reported together."""
-        futures = [self._pool.submit(fn, item) for item in items]
-        results: list[R] = []
-        failures: list[str] = []
-        for item, future in zip(items, futures, strict=True):
-            try:
-                results.append(future.result())
-            except (ClientError, BotoCoreError) as e:
-                failures.append(f"{what(item)}: {_describe(e)}")
-            except (TopologyApplyError, PackagingError) as e:
-                failures.append(f"{what(item)}: {e}")
-        if failures:
-            raise TopologyApplyError("\n".join(failures))
-        return results
+        return run_all(self._pool, fn, items, what)
 
-    def package(self) -> tuple[dict[str, Package], dict[str, Package]]:
+    def package(self) -> Packages:
         """Every function's zip and every layer's zip, by logical name."""
-        t, base = self.loaded.topology, self.loaded.base_dir
-        jobs: list[tuple[str, str, Callable[[], Package]]] = []
-        for name, fn in t.functions.items():
-            jobs.append(
-                ("function", name, partial(self.packager.package, name, base / fn.code, fn.runtime))
-            )
-        for name, lr in t.layers.items():
-            jobs.append(
-                (
-                    "layer",
-                    name,
-                    partial(self.packager.package_layer, name, base / lr.code, lr.runtimes),
-                )
-            )
-        built = self._map(lambda job: job[2](), jobs, lambda job: f"packaging {job[0]} {job[1]}")
-        by_kind: dict[str, dict[str, Package]] = {"function": {}, "layer": {}}
-        for (kind, name, _), package in zip(jobs, built, strict=True):
-            by_kind[kind][name] = package
-        return by_kind["function"], by_kind["layer"]
+        return package_topology(self.loaded, self.packager, self._pool)
 
     def _context(
         self, packages: dict[str, Package], layers: dict[str, Package] | None = None
@@ -268,7 +291,7 @@ class Engine:
         return current
 
     def plan(self) -> tuple[Context, list[Change]]:
-        ctx = self._context(*self.package())
+        ctx = self._context(*(self._packages or self.package()))
         resources = build_resources(self.names)
         changes = []
         for resource, current in zip(resources, self._read(ctx, resources), strict=True):

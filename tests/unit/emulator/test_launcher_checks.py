@@ -103,3 +103,34 @@ def test_down_removes_the_fork_server_sockets_of_its_sandbox_only(tmp_path: Path
     finally:
         for path in paths:
             path.unlink(missing_ok=True)
+
+
+def test_ready_once_every_service_can_serve(tmp_path: Path) -> None:
+    """A service that has not loaded yet ("available") loads on the request that needs it
+    (patches/loading.py), so it counts as ready; a missing or failed one does not."""
+    settings = settings_for(tmp_path, 4611)
+    states = dict.fromkeys(settings.services, "available")
+    states[settings.services[0]] = "running"
+    assert launcher._services_ready(settings, states)
+    assert not launcher._services_ready(settings, {**states, settings.services[1]: "error"})
+    assert not launcher._services_ready(settings, {settings.services[0]: "running"})
+    assert not launcher._services_ready(settings, {})
+
+
+def test_with_persistence_ready_waits_for_every_snapshot(tmp_path: Path) -> None:
+    """A service's start loads its snapshot; one it cannot read must stop `up`."""
+    settings = load_settings(
+        {
+            "EDA_SANDBOX_STATE_DIR": str(tmp_path),
+            "EDA_SANDBOX_PORT": "4611",
+            "EDA_SANDBOX_PERSIST": "1",
+        }
+    )
+    states = dict.fromkeys(settings.services, "running")
+    assert launcher._services_ready(settings, states)
+    assert not launcher._services_ready(settings, {**states, settings.services[0]: "available"})
+
+
+def test_localstack_serves_before_its_services_have_loaded(tmp_path: Path) -> None:
+    env = launcher.localstack_env(settings_for(tmp_path, 4611))
+    assert env["EAGER_SERVICE_LOADING"] == "0"

@@ -1,4 +1,5 @@
-"""A function's dead-letter message as AWS sends it (an ``on_infra_start`` hook, always on).
+"""A function's dead-letter message as AWS sends it (applied as
+Lambda loads, ``patches/loading.py``, always on).
 
 Why: LocalStack 2026.3.0 gives the message it sends to an asynchronous invocation's
 dead-letter queue or topic a fresh random ``RequestID`` attribute, so it cannot be matched
@@ -15,8 +16,6 @@ from __future__ import annotations
 
 import contextvars
 from typing import Any
-
-from localstack.runtime import hooks
 
 MAX_ERROR_MESSAGE_BYTES = 1024
 _REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -35,7 +34,6 @@ def aws_attributes(attributes: dict[str, Any], request_id: str | None) -> dict[s
     return attributes
 
 
-@hooks.on_infra_start()
 def dead_letter_request_id(*_args: Any) -> None:
     from localstack.services.lambda_.invocation.event_manager import Poller
     from localstack.utils.aws import dead_letter_queue

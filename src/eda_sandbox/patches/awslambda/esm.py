@@ -1,4 +1,5 @@
-"""Event source mapping pollers that behave more like AWS's (``on_infra_start`` hooks).
+"""Event source mapping pollers that behave more like AWS's (applied as Lambda loads,
+``patches/loading.py``).
 
 LocalStack runs one poller thread per SQS event source mapping, and it sleeps between
 polls. AWS long-polls continuously and, for a standard queue, runs several pollers that
@@ -35,8 +36,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from localstack.runtime import hooks
-
 from eda_sandbox.config import load_settings
 from eda_sandbox.patches import switch
 from eda_sandbox.patches.awslambda.batching import BatchFilling
@@ -45,7 +44,6 @@ LOG = logging.getLogger(__name__)
 _EXTRA_IDLE_BACKOFF = 1.0
 
 
-@hooks.on_infra_start()
 def tune_event_source_mappings(*_args: Any) -> None:
     from localstack.services.lambda_.event_source_mapping import esm_worker
     from localstack.utils.backoff import ExponentialBackoff
@@ -213,7 +211,6 @@ def _extra_poller(worker: Any, poller: Any, generation: int) -> None:
         stop.wait(wait)
 
 
-@hooks.on_infra_start()
 def widen_async_invoker_pool(*_args: Any) -> None:
     """More threads for asynchronous invokes (EventBridge, SNS -> Lambda, ``Event``).
 

@@ -1,4 +1,5 @@
-"""Say why an event source mapping's poll or batch failed (an ``on_infra_start`` hook).
+"""Say why an event source mapping's poll or batch failed (applied as Lambda loads,
+``patches/loading.py``).
 
 LocalStack's SQS poller logs ``Polling or batch processing failed: %s`` with the exception,
 and our FIFO group invoker (``esm.py``) logs the same. When the function failed the
@@ -12,8 +13,6 @@ log in CloudWatch Logs. A fix, not a speed-up: it stays on with ``EDA_SANDBOX_SP
 from __future__ import annotations
 
 from typing import Any
-
-from localstack.runtime import hooks
 
 
 def describe(error: BaseException) -> str:
@@ -38,7 +37,6 @@ def describe(error: BaseException) -> str:
     return ", ".join(parts)
 
 
-@hooks.on_infra_start()
 def explain_batch_failures(*_args: Any) -> None:
     from localstack.services.lambda_.event_source_mapping import event_processor
 

@@ -1,4 +1,5 @@
-"""Lambda log shipping in batches (an ``on_infra_start`` hook inside LocalStack).
+"""Lambda log shipping in batches (applied as Lambda loads,
+``patches/loading.py``).
 
 LocalStack's ``LogHandler`` (one thread per function version) uploads each invocation's
 output with its own ``PutLogEvents`` call through an internal boto client. That call
@@ -39,8 +40,6 @@ import time
 from collections.abc import Iterator
 from queue import Empty
 from typing import Any
-
-from localstack.runtime import hooks
 
 from eda_sandbox.patches import switch
 
@@ -168,7 +167,6 @@ def run_log_loop(
             return
 
 
-@hooks.on_infra_start()
 def batch_lambda_log_uploads(*_args: Any) -> None:
     if not switch.enabled():
         return

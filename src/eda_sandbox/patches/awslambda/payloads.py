@@ -1,4 +1,5 @@
-"""Lambda's request payload limits on Invoke (an ``on_infra_start`` hook, always on).
+"""Lambda's request payload limits on Invoke (applied as Lambda
+loads, ``patches/loading.py``, always on).
 
 Why: LocalStack 2026.3.0 passes an Invoke payload of any size to the function. AWS
 refuses a synchronous payload over 6 MiB and an asynchronous (``InvocationType=Event``)
@@ -12,8 +13,6 @@ returns. The response limit (6,291,556 bytes) is the init's (``executor/init_lim
 from __future__ import annotations
 
 from typing import Any
-
-from localstack.runtime import hooks
 
 MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
 MAX_ASYNC_REQUEST_BYTES = 1024 * 1024
@@ -36,7 +35,6 @@ def too_large(size: int, invocation_type: str | None) -> str | None:
     return None
 
 
-@hooks.on_infra_start()
 def enforce_invoke_payload_limits(*_args: Any) -> None:
     from localstack.services.lambda_.invocation.lambda_models import (
         RequestEntityTooLargeException,

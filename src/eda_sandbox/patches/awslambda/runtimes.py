@@ -1,5 +1,5 @@
 """CreateFunction and UpdateFunctionConfiguration refuse runtimes the executor cannot run
-(an ``on_infra_start`` hook).
+(applied as Lambda loads, ``patches/loading.py``).
 
 Upstream: LocalStack accepts every runtime AWS lists (``python3.14``, ``java21``, ...) and
 only the runtime executor finds out it cannot run it. The function then sits in
@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from localstack.runtime import hooks
-
 from eda_sandbox.errors import RuntimeNotSupportedError
 from eda_sandbox.executor.runtimes import adapter_for
 
@@ -34,9 +32,8 @@ def refusal(runtime: str | None) -> str | None:
     return None
 
 
-# Before LocalStack's eager service loading (priority 0) builds the Lambda provider's
-# dispatch table, which keeps the handler methods it finds then.
-@hooks.on_infra_start(priority=10)
+# Applied before the Lambda provider is created (patches/loading.py): its dispatch table
+# keeps the handler methods it finds then.
 def refuse_unsupported_runtimes(*_args: Any) -> None:
     from localstack.aws.api.lambda_ import InvalidParameterValueException, PackageType
     from localstack.services.lambda_.provider import LambdaProvider

@@ -1,4 +1,5 @@
-"""How many Lambda execution environments start at once (an ``on_infra_start`` hook).
+"""How many Lambda execution environments start at once (applied as Lambda loads,
+``patches/loading.py``).
 
 Why: LocalStack starts a new environment for every invocation that finds none idle,
 up to 16 starts at once (a fixed semaphore in its ``AssignmentService``). The first
@@ -26,8 +27,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from localstack.runtime import hooks
-
 from eda_sandbox.config import load_settings
 from eda_sandbox.patches import switch
 
@@ -47,7 +46,6 @@ def wait_for_environment_or_slot(
             return True
 
 
-@hooks.on_infra_start()
 def cap_environment_starts(*_args: Any) -> None:
     if not switch.enabled():
         return

@@ -1,4 +1,5 @@
-"""No new thread per Lambda invocation inside LocalStack (an ``on_infra_start`` hook).
+"""No new thread per Lambda invocation inside LocalStack (applied as Lambda loads,
+``patches/loading.py``).
 
 Why: every invocation started two OS threads in LocalStack's one GIL-bound process:
 - ``ExecutionEnvironment.release`` arms a ``threading.Timer`` for the keep-alive each
@@ -20,8 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from localstack.runtime import hooks
 
 from eda_sandbox.executor import timers
 from eda_sandbox.patches import switch
@@ -49,7 +48,6 @@ def route_metric_threads(
     return start
 
 
-@hooks.on_infra_start()
 def share_lambda_timer_threads(*_args: Any) -> None:
     if not switch.enabled():
         return

@@ -1,5 +1,5 @@
-"""An event source mapping's invocation carries its messages' trace header (an
-``on_infra_start`` hook, always on).
+"""An event source mapping's invocation carries its messages' trace header (applied
+as Lambda loads, ``patches/loading.py``, always on).
 
 Why: on AWS, a function invoked by an SQS event source mapping continues the trace of
 the messages it got: the ``AWSTraceHeader`` system attribute SQS keeps with each message
@@ -28,8 +28,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from localstack.runtime import hooks
-
 _applied: list[Any] = []
 
 
@@ -46,7 +44,6 @@ def batch_trace_header(events: object) -> str | None:
     return None
 
 
-@hooks.on_infra_start()
 def carry_trace_header_to_invocations(*_args: Any) -> None:
     from localstack.services.lambda_.event_source_mapping.senders.lambda_sender import (
         LambdaSender,

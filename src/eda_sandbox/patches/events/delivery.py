@@ -1,5 +1,6 @@
 """EventBridge delivers to rule targets as AWS does: resource policies, retries, the
-dead-letter queue, and every failure logged at warn (an ``on_infra_start`` hook).
+dead-letter queue, and every failure logged at warn (applied as EventBridge loads,
+``patches/loading.py``).
 
 Upstream (LocalStack 2026.3.0, ``services/events``): ``TargetSender.process_event``
 delivers an event to a target once. When that raises (a deleted function or queue, a
@@ -50,7 +51,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from localstack.runtime import hooks
 
 from eda_sandbox.config import load_settings
 from eda_sandbox.patches.events.failures import Failure, TargetAccessDeniedError, classify
@@ -247,7 +247,6 @@ class Deliveries:
         return self._sqs[(account, region)]
 
 
-@hooks.on_infra_start()
 def deliver_targets_as_aws_does(*_args: Any) -> None:
     from localstack.services.events.target import TargetSender
     from localstack.utils.patch import patch

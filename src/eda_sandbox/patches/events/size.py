@@ -1,4 +1,5 @@
-"""PutEvents sized as AWS sizes it (an ``on_infra_start`` hook inside LocalStack).
+"""PutEvents sized as AWS sizes it (applied as EventBridge loads,
+``patches/loading.py``).
 
 LocalStack 2026.3.0 counts only each entry's ``Detail``, in characters, against 256 KB,
 and never the request: ten entries of 200 KB each passed, where AWS refuses the request;
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-
-from localstack.runtime import hooks
 
 from eda_sandbox.limits import EVENTBRIDGE_MAX_REQUEST_BYTES, putevents_request_size
 
@@ -38,7 +37,6 @@ def validate_entry(entry: dict[str, Any]) -> dict[str, str] | None:
     return {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
 
 
-@hooks.on_infra_start()
 def size_put_events_as_aws(*_args: Any) -> None:
     from localstack.services.events import provider
     from localstack.services.events.models import ValidationException

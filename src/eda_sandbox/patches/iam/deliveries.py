@@ -77,7 +77,7 @@ def _patched_delivery(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs
     return wrapped(*args, **kwargs)
 
 
-# Before LocalStack's eager service loading (priority 0): a provider's dispatch table binds
+# Before any service loads (they load once the gateway serves): a provider's dispatch table binds
 # its methods when the service loads, so wrapping one after that would not be seen.
 @hooks.on_infra_start(priority=10)
 def check_sns_deliveries(*_args: Any) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from localstack.runtime import hooks
 
 from eda_sandbox.config import load_settings
+from eda_sandbox.patches.loading import before_service_loads
 from eda_sandbox.patches.tracing.awslambda import LambdaInstrumentor
 from eda_sandbox.patches.tracing.base import Instrumentor, set_enabled, set_instrumented
 from eda_sandbox.patches.tracing.events import EventsInstrumentor
@@ -34,14 +35,22 @@ def instrument_all() -> None:
     set_instrumented(True)
 
 
+def instrument_as_services_load() -> None:
+    """Each service's wrappers go in just before its provider is created (which binds the
+    methods into its dispatch table), so a start imports no provider module for tracing;
+    the wrappers are in place before the service can serve its first request."""
+    for service, instrumentor in INSTRUMENTORS.items():
+        before_service_loads(service, instrumentor.instrument)
+    set_instrumented(True)
+
+
 def uninstrument_all() -> None:
     for instrumentor in INSTRUMENTORS.values():
         instrumentor.uninstrument()
     set_instrumented(False)
 
 
-# Before LocalStack's eager service loading (priority 0): a provider's dispatch table binds
-# its methods when the service loads, so wrapping a handler after that would not be seen.
+# Before any service loads (the gateway serves after the on_infra_start hooks).
 @hooks.on_infra_start(priority=10)
 def record_journeys(*_args: Any) -> None:
     from localstack.services.edge import ROUTER
@@ -53,4 +62,4 @@ def record_journeys(*_args: Any) -> None:
     # The endpoint answers with tracing off too ("tracing": false), so a client can tell.
     ROUTER.add(JourneyEndpoints())
     if settings.tracing:
-        instrument_all()
+        instrument_as_services_load()
