@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -13,9 +13,12 @@ from localstack.aws.api import RequestContext
 from localstack.aws.client import _ResponseStream, create_http_request
 from localstack.aws.connect import _handler_create_request_parameters, _handler_inject_dto_header
 from localstack.aws.skeleton import Skeleton
+from localstack.aws.spec import load_service
 from localstack.http import Response
 
+from eda_sandbox.journeys.store import JourneyStore
 from eda_sandbox.patches.internal_calls import direct as direct_calls
+from eda_sandbox.patches.tracing.base import Instrumentor
 
 
 @pytest.fixture
@@ -23,6 +26,30 @@ def wire_client() -> Callable[[str, Skeleton], Any]:
     """A client like LocalStack's internal ones, whose requests go through LocalStack's
     parser, its context handlers, the provider and LocalStack's serializer."""
     return _wire_client
+
+
+@pytest.fixture
+def traced_client(
+    wire_client: Callable[[str, Skeleton], Any],
+) -> Iterator[Callable[..., tuple[Any, JourneyStore]]]:
+    """``traced_client(service, instrumentor_class, provider_class)``: a wire client of
+    that provider with the instrumentor's wrappers in place, and the store they record
+    into; the originals are put back after the test."""
+    instrumentors: list[Instrumentor] = []
+
+    def make(
+        service: str, instrumentor_class: type[Instrumentor], provider_class: type
+    ) -> tuple[Any, JourneyStore]:
+        store = JourneyStore(10)
+        instrumentor = instrumentor_class(store)
+        # Before the skeleton: a provider's dispatch table binds its methods when built.
+        instrumentor.instrument()
+        instrumentors.append(instrumentor)
+        return wire_client(service, Skeleton(load_service(service), provider_class())), store
+
+    yield make
+    for instrumentor in reversed(instrumentors):
+        instrumentor.uninstrument()
 
 
 @pytest.fixture

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from localstack import config as localstack_config
-from localstack.aws.skeleton import Skeleton
-from localstack.aws.spec import load_service
 from localstack.services.sqs.provider import SqsProvider
 
 from eda_sandbox.journeys.model import HopKind
@@ -117,18 +114,9 @@ def test_trace_root_reads_the_header() -> None:
 
 
 @pytest.fixture
-def traced_sqs(wire_client: Any) -> Iterator[tuple[Any, JourneyStore]]:
-    store = JourneyStore(10)
-    instrumentor = SqsInstrumentor(store)
-    # Before the skeleton: a provider's dispatch table binds its methods when built.
-    instrumentor.instrument()
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(localstack_config, "SQS_DISABLE_CLOUDWATCH_METRICS", True)
-            client = wire_client("sqs", Skeleton(load_service("sqs"), SqsProvider()))
-            yield client, store
-    finally:
-        instrumentor.uninstrument()
+def traced_sqs(traced_client: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, JourneyStore]:
+    monkeypatch.setattr(localstack_config, "SQS_DISABLE_CLOUDWATCH_METRICS", True)
+    return traced_client("sqs", SqsInstrumentor, SqsProvider)  # type: ignore[no-any-return]
 
 
 def test_a_message_past_max_receive_count_is_recorded_into_the_dlq(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -65,19 +64,10 @@ def test_a_rules_decision_is_upstreams_own_match(monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.fixture
-def traced_events(wire_client: Any) -> Iterator[tuple[Any, JourneyStore]]:
-    from localstack.aws.skeleton import Skeleton
-    from localstack.aws.spec import load_service
+def traced_events(traced_client: Any) -> tuple[Any, JourneyStore]:
     from localstack.services.events.provider import EventsProvider
 
-    store = JourneyStore(10)
-    instrumentor = EventsInstrumentor(store)
-    # Before the skeleton: a provider's dispatch table binds its methods when built.
-    instrumentor.instrument()
-    try:
-        yield wire_client("events", Skeleton(load_service("events"), EventsProvider())), store
-    finally:
-        instrumentor.uninstrument()
+    return traced_client("events", EventsInstrumentor, EventsProvider)  # type: ignore[no-any-return]
 
 
 def test_an_event_is_in_flight_only_while_a_bus_has_rules_to_match(
