@@ -38,6 +38,9 @@ class JourneyStore:
         # the ring is taken out in O(1): one test's or benchmark's correlation id can tag
         # every journey in the ring, and a list made each eviction cost the whole ring.
         self._by_correlation: dict[str, dict[str, None]] = {}
+        # trace id -> journey ids, the same way: the entries of one PutEvents request
+        # share the request's trace (as on AWS) but are journeys of their own.
+        self._by_trace: dict[str, dict[str, None]] = {}
         self._lock = threading.Lock()
         self._counter = 0
 
@@ -49,20 +52,24 @@ class JourneyStore:
         correlation_ids: Iterable[str | None] = (),
         trace_id: str | None = None,
         new: bool = True,
+        join_trace: bool = True,
     ) -> str | None:
-        """Add ``hop`` to the journey that any of ``keys`` (or ``trace_id``) finds, or to a
-        new one (unless ``new`` is false); return the journey's id."""
+        """Add ``hop`` to the journey that any of ``keys`` (or ``trace_id``, unless
+        ``join_trace`` is false) finds, or to a new one (unless ``new`` is false); return
+        the journey's id. With ``join_trace`` false a new journey only carries the trace
+        id: one request that starts several events (a PutEvents batch) is one trace."""
         wanted = [k for k in keys if k]
-        if trace_id:
+        if trace_id and join_trace:
             wanted.append(trace_id)
         with self._lock:
             journey = self._find_locked(wanted)
             if journey is None:
                 if not new:
                     return None
-                journey = self._create_locked(trace_id)
+                journey = self._create_locked(trace_id if join_trace else None)
             if journey.trace_id is None and trace_id:
                 journey.trace_id = trace_id
+                self._by_trace.setdefault(trace_id, {})[journey.id] = None
             for key in wanted:
                 if key not in self._index:
                     self._index[key] = journey.id
@@ -118,6 +125,7 @@ class JourneyStore:
             elif key in self._journeys:
                 ids.append(key)
             ids.extend(j for j in self._by_correlation.get(key, ()) if j not in ids)
+            ids.extend(j for j in self._by_trace.get(key, ()) if j not in ids)
             found = [self._journeys[j] for j in ids if j in self._journeys]
             return [copy.deepcopy(j) for j in sorted(found, key=lambda j: j.started)]
 
@@ -144,6 +152,7 @@ class JourneyStore:
             self._seq.clear()
             self._index.clear()
             self._by_correlation.clear()
+            self._by_trace.clear()
 
     @property
     def seq(self) -> int:
@@ -185,12 +194,16 @@ class JourneyStore:
             for key in old.keys:
                 if self._index.get(key) == old_id:
                     del self._index[key]
-            for cid in old.correlation_ids:
-                others = self._by_correlation.get(cid)
-                if others is not None:
-                    others.pop(old_id, None)
-                    if not others:
-                        del self._by_correlation[cid]
+            for index, names in (
+                (self._by_correlation, old.correlation_ids),
+                (self._by_trace, (old.trace_id,) if old.trace_id else ()),
+            ):
+                for name in names:
+                    others = index.get(name)
+                    if others is not None:
+                        others.pop(old_id, None)
+                        if not others:
+                            del index[name]
         journey = Journey(id=trace_id or f"j-{uuid.uuid4().hex}")
         if journey.id in self._journeys:  # a trace id reused after its journey left the ring
             journey.id = f"j-{uuid.uuid4().hex}"

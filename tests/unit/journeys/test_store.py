@@ -36,6 +36,20 @@ def test_a_correlation_id_finds_every_journey_that_carries_it() -> None:
     assert len(found) == 2 and {k for j in found for k in j.keys} == {"m1", "m2"}
 
 
+def test_events_of_one_request_share_its_trace_but_not_a_journey() -> None:
+    store = JourneyStore(2)
+    first = store.record(_hop(HopKind.PUT_EVENTS), keys=["e1"], trace_id="1-a-b")
+    second = store.record(_hop(HopKind.PUT_EVENTS), keys=["e2"], trace_id="1-a-b", join_trace=False)
+    assert first == "1-a-b" and second not in (None, first)
+    # A later hop of the second event finds its own journey by its id, not the trace's.
+    store.record(_hop(HopKind.RULE_MATCHED), keys=["e2"], trace_id="1-a-b", join_trace=False)
+    assert [len(j.hops) for j in store.find("1-a-b")] == [1, 2]
+    assert {j.trace_id for j in store.find("1-a-b")} == {"1-a-b"}
+    # Leaving the ring takes a journey out of its trace's index too.
+    store.record(_hop(), keys=["m9"], new=True)
+    assert [j.id for j in store.find("1-a-b")] == [second]
+
+
 def test_the_ring_keeps_the_last_n_journeys_and_forgets_their_ids() -> None:
     store = JourneyStore(2)
     for n in range(3):

@@ -98,3 +98,33 @@ def test_an_event_is_in_flight_only_while_a_bus_has_rules_to_match(
     assert settled
     kinds = [h.kind for h in store.find(event_id)[0].hops]
     assert HopKind.RULE_MATCHED in kinds, kinds
+
+
+def test_the_entries_of_one_put_events_are_journeys_of_their_own(
+    traced_events: tuple[Any, JourneyStore],
+) -> None:
+    client, store = traced_events
+    bus = f"batch-{uuid.uuid4().hex[:8]}"
+    client.create_event_bus(Name=bus)
+    client.put_rule(Name="Orders", EventBusName=bus, EventPattern=json.dumps(PATTERN))
+    entries = [
+        {"Source": "my.application", "DetailType": "application.event", "EventBusName": bus}
+        | {"Detail": json.dumps(_event(f"o{n}", n)["detail"])}
+        for n in range(3)
+    ]
+    ids = [e["EventId"] for e in client.put_events(Entries=entries)["Entries"]]
+
+    def journeys() -> list[Any]:
+        return [store.find(event_id)[0] for event_id in ids]
+
+    assert wait_until(
+        lambda: all(j.settled for j in journeys()), timeout=10, description="rules matched"
+    )
+    found = journeys()
+    assert len({j.id for j in found}) == 3, [j.id for j in found]  # one journey per entry
+    for event_id, journey in zip(ids, found, strict=True):
+        kinds = sorted(str(h.kind) for h in journey.hops)
+        assert kinds == [HopKind.PUT_EVENTS, HopKind.RULE_MATCHED], (event_id, kinds)
+        assert journey.hops[0].detail["event_id"] == event_id
+    (trace,) = {j.trace_id for j in found}  # one request, one trace, as on AWS
+    assert trace and len(store.find(trace)) == 3

@@ -41,6 +41,8 @@ class _ThreadState(threading.local):
     dead_letter_send: Any = None
     events_rule: Any = None
     events_rules_started: bool = False
+    events_later_entry: bool = False
+    events_join_trace: bool = True
     sqs_receiver: Any = None
 
 
@@ -103,6 +105,7 @@ class Instrumentor:
         correlation_ids: tuple[str | None, ...] | list[str | None] = (),
         trace_header: str | None = None,
         new: bool = False,
+        join_trace: bool = True,
         at: float | None = None,
         failed: bool = False,
         reason: str | None = None,
@@ -129,6 +132,7 @@ class Instrumentor:
                 correlation_ids=correlation_ids,
                 trace_id=trace_root(trace_header),
                 new=new,
+                join_trace=join_trace,
             )
         except Exception:  # tracing must not change what it traces
             LOG.exception("could not record a %s hop", kind)

@@ -26,6 +26,7 @@ import time
 from typing import Any
 
 from eda_sandbox.journeys.model import HopKind
+from eda_sandbox.journeys.store import JourneyStore
 from eda_sandbox.patches.tracing.base import (
     Instrumentor,
     arg,
@@ -75,6 +76,12 @@ def _correlation_id(event: dict[str, Any]) -> str | None:
 
 
 class EventsInstrumentor(Instrumentor):
+    def __init__(self, store: JourneyStore | None = None) -> None:
+        super().__init__(store)
+        # Entries after the first of their PutEvents request whose rules are not matched
+        # yet: they share the request's trace but must not join its first entry's journey.
+        self._later_entries: set[str | None] = set()
+
     TARGETS = (
         (_PROVIDER, "EventsProvider._process_entry", "_patched_process_entry"),
         (_PROVIDER, "EventsProvider._process_rules_async", "_patched_process_rules_async"),
@@ -98,6 +105,7 @@ class EventsInstrumentor(Instrumentor):
         context = arg(args, kwargs, 3, "context")
         before, started = len(processed), time.time()
         set_thread_value("events_rules_started", False)
+        set_thread_value("events_later_entry", before > 0)
         result = wrapped(*args, **kwargs)
         if len(processed) > before and "EventId" in processed[-1]:
             event_id = processed[-1]["EventId"]
@@ -118,6 +126,9 @@ class EventsInstrumentor(Instrumentor):
                 ),
                 trace_header=header.to_header_str() if header is not None else None,
                 new=True,
+                # The request's first entry may continue a journey (a function's own
+                # PutEvents); the others share its trace but are events of their own.
+                join_trace=before == 0,
                 at=started,
                 event_id=event_id,
                 source=entry.get("Source"),
@@ -132,6 +143,8 @@ class EventsInstrumentor(Instrumentor):
         # costs nothing; looking the bus up again per entry cost 55 us (measured).
         if kwargs.get("name") == "events-process-rules":
             set_thread_value("events_rules_started", True)
+            if thread_value("events_later_entry"):
+                self._later_entries.add(kwargs["params"]["event_formatted"].get("id"))
         return wrapped(*args, **kwargs)
 
     def _patched_process_rules_async(
@@ -141,8 +154,12 @@ class EventsInstrumentor(Instrumentor):
             return wrapped(*args, **kwargs)
         params = arg(args, kwargs, 0, "params")
         event_id = params["event_formatted"].get("id")
+        later = event_id in self._later_entries
+        self._later_entries.discard(event_id)
         try:
-            return wrapped(*args, **kwargs)
+            # This worker may record a rule's hop before PutEvents records the entry's.
+            with thread_set("events_join_trace", not later):
+                return wrapped(*args, **kwargs)
         finally:
             if event_id:
                 self.store.close(event_id, (f"events:{event_id}",))
@@ -182,6 +199,7 @@ class EventsInstrumentor(Instrumentor):
             "correlation_ids": (_correlation_id(event),),
             "trace_header": header.to_header_str() if header is not None else None,
             "new": True,
+            "join_trace": thread_value("events_join_trace"),
             "event_id": event_id,
             "bus": rule.event_bus_name,
             "pattern": rule.event_pattern,
