@@ -61,7 +61,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         super().__init__(id, function_version)
         self.settings = load_settings()
         self.executor_endpoint = ExecutorEndpoint(id)
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | zygotes.ForkedInit | None = None
         self.port = 0
         self.conn: http.client.HTTPConnection | None = None
         self.conn_lock = threading.Lock()
@@ -117,7 +117,9 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 zygotes.ensure(self.settings, rt)  # for the next environment
         log = (self.env_dir / "init.log").open("ab")
         try:
-            self.proc = subprocess.Popen(
+            self.proc = zygotes.fork_init(
+                self.settings, env, code_dir, listener.fileno(), log.fileno()
+            ) or subprocess.Popen(
                 [sys.executable, "-I", "-S", str(INIT_SCRIPT)],
                 env=env,
                 pass_fds=(listener.fileno(),),
@@ -211,7 +213,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         record = {"env_id": self.id, "function": self.function_version.qualified_arn}
         self.record.write_text(json.dumps({**record, "pgids": pgids}))
 
-    def _watch(self, proc: subprocess.Popen[bytes]) -> None:
+    def _watch(self, proc: subprocess.Popen[bytes] | zygotes.ForkedInit) -> None:
         """Fail whatever waits on an init process that died, instead of hanging LocalStack."""
         code = proc.wait()
         if self.stopped:
@@ -351,6 +353,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         settings = load_settings()
         adapter = runtimes.adapter_for(function_version.config.runtime)
         rt = adapter.locate(settings.runtimes_dir)
+        zygotes.ensure_inits(settings)
         if adapter.PREFORKS:
             zygotes.ensure(settings, rt)
         if function_version.config.code:

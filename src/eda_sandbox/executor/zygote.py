@@ -19,6 +19,16 @@ Protocol (unix stream socket): the init sends one JSON line ``{"argv", "cwd", "e
 ``pid <n>`` and, when that child exits, ``exit <code>`` (negative for a signal, as
 ``subprocess`` reports it). Single-threaded on purpose: forking a threaded process is
 unsafe. Standard library only, apart from the preloaded modules.
+
+With ``--init`` the same server forks inits instead (``init_process.py``, on LocalStack's
+interpreter): an init imports about 110 ms of standard library (``http.client``,
+``http.server``, ``dataclasses``, measured on a 2-core host at twice calm speed) before it
+can start any runtime, which every cold start paid, for every runtime. The request then
+carries the init's environment and working directory, with two descriptors: the socket
+the executor bound for it, and its log. The forked init is what ``python -I -S
+init_process.py`` would be: its own session, stdin from ``/dev/null``, the log as stdout
+and stderr, ``EDA_INIT_FD`` naming the socket as received here, and this server as the
+parent it watches (the server exits with the sandbox, so the inits follow).
 """
 
 from __future__ import annotations
@@ -141,7 +151,55 @@ def become_runtime(request: dict[str, object], out_fd: int) -> None:
     os._exit(code)
 
 
+def preload_init() -> dict[str, object]:
+    """Import the init (``init_process.py`` and its siblings, as its script start does)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    global _INIT
+    import init_process  # type: ignore[import-not-found,unused-ignore]
+
+    _INIT = init_process
+    return {"names": [], "fingerprints": {}, "inherited_kb": 0}
+
+
+def become_init(request: dict[str, object], fds: list[int]) -> None:
+    """In the child: become the init of one execution environment (see the docstring)."""
+    listener_fd, log_fd = fds
+    os.setsid()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    os.close(null)
+    import io
+
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
+    env = request["env"]
+    assert isinstance(env, dict)
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in env.items()})
+    os.environ["EDA_INIT_FD"] = str(listener_fd)
+    os.environ["EDA_INIT_PARENT_PID"] = str(os.getppid())
+    os.chdir(str(request["cwd"]))
+    code = 0
+    try:
+        code = int(_INIT.main())
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:  # noqa: BLE001 - report it like an interpreter would
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 _ISOLATION: Any = None
+_INIT: Any = None
 
 
 def isolate(spec: object) -> None:
@@ -156,11 +214,15 @@ def isolate(spec: object) -> None:
         os._exit(126)
 
 
-def serve(path: str, modules_file: str, parent: int) -> None:
+def serve(path: str, modules_file: str, parent: int, *, inits: bool = False) -> None:
     global _ISOLATION
-    _ISOLATION = _sibling("isolation")
-    _ISOLATION.preload()  # ctypes, so a forked child mounts without importing it
-    preloaded = preload()
+    if inits:
+        preloaded = preload_init()
+    else:
+        _ISOLATION = _sibling("isolation")
+        _ISOLATION.preload()  # ctypes, so a forked child mounts without importing it
+        preloaded = preload()
+    wanted_fds = 2 if inits else 1
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if os.path.exists(path):
         os.unlink(path)
@@ -195,8 +257,9 @@ def serve(path: str, modules_file: str, parent: int) -> None:
         if not readable:
             continue
         conn, _ = listener.accept()
+        fds: list[int] = []
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 1)
+            msg, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, wanted_fds)
             buf = msg
             while not buf.endswith(b"\n"):
                 more = conn.recv(1 << 20)
@@ -205,9 +268,13 @@ def serve(path: str, modules_file: str, parent: int) -> None:
                 buf += more
             request = json.loads(buf)
         except (OSError, ValueError):
+            for fd in fds:
+                os.close(fd)
             conn.close()
             continue
-        if not fds:
+        if len(fds) != wanted_fds:
+            for fd in fds:
+                os.close(fd)
             conn.close()
             continue
         # Until the child is registered, its SIGCHLD must wait, or a child that exits at
@@ -220,8 +287,11 @@ def serve(path: str, modules_file: str, parent: int) -> None:
             for other in children.values():
                 other.close()
             conn.close()
+            if inits:
+                become_init(request, fds)
             become_runtime(request, fds[0])
-        os.close(fds[0])
+        for fd in fds:
+            os.close(fd)
         children[pid] = conn
         with contextlib.suppress(OSError):
             conn.sendall(f"pid {pid}\n".encode())
@@ -235,4 +305,6 @@ def serve(path: str, modules_file: str, parent: int) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0)
+    init_mode = sys.argv[1:2] == ["--init"]
+    args = sys.argv[2:] if init_mode else sys.argv[1:]
+    serve(args[0], args[1], int(args[2]) if len(args) > 2 else 0, inits=init_mode)

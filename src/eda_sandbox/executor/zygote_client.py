@@ -94,13 +94,17 @@ class ForkedRuntime:
         self, zygote: str, argv: list[str], cwd: str, env: dict[str, str], path: list[str],
         out_fd: int, isolation: dict[str, Any] | None = None,
     ) -> None:  # fmt: skip
+        request: dict[str, Any] = {"argv": argv, "cwd": cwd, "env": env, "path": path}
+        if isolation:
+            request["isolation"] = isolation  # applied by the child (isolation.py)
+        self._fork(zygote, request, [out_fd])
+
+    def _fork(self, zygote: str, request: dict[str, Any], fds: list[int]) -> None:
+        """Send ``request`` with ``fds`` attached; read the child's pid."""
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.sock.connect(zygote)
-            request = {"argv": argv, "cwd": cwd, "env": env, "path": path}
-            if isolation:
-                request["isolation"] = isolation  # applied by the child (isolation.py)
-            socket.send_fds(self.sock, [json.dumps(request).encode() + b"\n"], [out_fd])
+            socket.send_fds(self.sock, [json.dumps(request).encode() + b"\n"], fds)
             self.reader = self.sock.makefile("rb")
             first = self.reader.readline()
         except OSError as e:

@@ -1,7 +1,9 @@
-"""Starting and finding the per-runtime fork servers (see ``zygote.py``), in LocalStack's
-process. One per runtime, started when a function of that runtime is prepared, so it is
+"""Starting and finding the fork servers (see ``zygote.py``), in LocalStack's process.
+
+One per Python runtime, started when a function of that runtime is prepared, so it is
 usually warm before the first invocation; until it is ready, inits start runtimes the
-plain way."""
+plain way. One more forks the inits themselves, for every runtime (Node.js too), started
+with the first function prepared; until it is ready, the executor starts inits plainly."""
 
 from __future__ import annotations
 
@@ -9,15 +11,19 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
 from eda_sandbox.config import Settings
 from eda_sandbox.executor.runtimes import RuntimeEnv
+from eda_sandbox.executor.zygote_client import ForkedRuntime, ZygoteUnavailableError
 
 ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
 _LOCK = threading.Lock()
 _PROCS: dict[str, subprocess.Popen[bytes]] = {}
+# The fork server of inits, beside the runtimes' ones ("init" is no runtime's name).
+INITS = "init"
 
 
 def _socket_folder() -> Path:
@@ -57,19 +63,28 @@ def remove_sockets(settings: Settings) -> list[Path]:
 
 def ensure(settings: Settings, rt: RuntimeEnv) -> None:
     """Start the zygote for ``rt`` unless it runs; returns at once (it warms up alone)."""
+    _ensure(settings, rt.runtime, [str(rt.python), "-I", str(ZYGOTE_SCRIPT)])
+
+
+def ensure_inits(settings: Settings) -> None:
+    """Start the fork server of inits (``zygote.py --init``) unless it runs."""
+    _ensure(settings, INITS, [sys.executable, "-I", "-S", str(ZYGOTE_SCRIPT), "--init"])
+
+
+def _ensure(settings: Settings, name: str, command: list[str]) -> None:
     if not settings.zygote:
         return
     with _LOCK:
-        proc = _PROCS.get(rt.runtime)
+        proc = _PROCS.get(name)
         if proc is not None and proc.poll() is None:
             return
-        sock, modules = paths(settings, rt.runtime)
+        sock, modules = paths(settings, name)
         Path(modules).unlink(missing_ok=True)
         settings.envs_dir.mkdir(parents=True, exist_ok=True)
-        log = (settings.envs_dir / f"zygote-{rt.runtime}.log").open("ab")
+        log = (settings.envs_dir / f"zygote-{name}.log").open("ab")
         try:
             proc = subprocess.Popen(
-                [str(rt.python), "-I", str(ZYGOTE_SCRIPT), sock, modules, str(os.getpid())],
+                [*command, sock, modules, str(os.getpid())],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -78,9 +93,9 @@ def ensure(settings: Settings, rt: RuntimeEnv) -> None:
             )
         finally:
             log.close()
-        _PROCS[rt.runtime] = proc
-        record = {"env_id": f"zygote-{rt.runtime}", "function": "", "pgids": [proc.pid]}
-        (settings.envs_dir / f"zygote-{rt.runtime}.json").write_text(json.dumps(record))
+        _PROCS[name] = proc
+        record = {"env_id": f"zygote-{name}", "function": "", "pgids": [proc.pid]}
+        (settings.envs_dir / f"zygote-{name}.json").write_text(json.dumps(record))
 
 
 def ready(settings: Settings, runtime: str) -> tuple[str, str] | None:
@@ -91,3 +106,40 @@ def ready(settings: Settings, runtime: str) -> tuple[str, str] | None:
         return None
     sock, modules = paths(settings, runtime)
     return (sock, modules) if Path(modules).is_file() else None
+
+
+class ForkedInit(ForkedRuntime):
+    """An init forked by the fork server of inits, with what the executor uses of
+    ``subprocess.Popen``: ``pid``, ``poll()``, and ``wait(timeout)`` from any thread (one
+    thread reads the exit line the server sends; the others wait for it)."""
+
+    def __init__(self, server: str, env: dict[str, str], cwd: str, fds: list[int]) -> None:
+        self._fork(server, {"env": env, "cwd": cwd}, fds)
+        self._exited = threading.Event()
+        threading.Thread(target=self._reap, name=f"init-{self.pid}", daemon=True).start()
+
+    def _reap(self) -> None:
+        try:
+            ForkedRuntime.wait(self)
+        finally:
+            self._exited.set()
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._exited.wait(timeout):
+            raise subprocess.TimeoutExpired(f"init {self.pid}", timeout or 0.0)
+        return self.returncode if self.returncode is not None else -9
+
+
+def fork_init(
+    settings: Settings, env: dict[str, str], cwd: str, listener_fd: int, log_fd: int
+) -> ForkedInit | None:
+    """An init forked from the warm server, or None (not started or not ready yet, or
+    gone): the executor then starts it the plain way."""
+    ready_server = ready(settings, INITS)
+    if ready_server is None:
+        ensure_inits(settings)
+        return None
+    try:
+        return ForkedInit(ready_server[0], env, cwd, [listener_fd, log_fd])
+    except ZygoteUnavailableError:
+        return None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from eda_sandbox.config import load_settings
-from eda_sandbox.executor import init_process, runtimes
+from eda_sandbox.executor import init_process, runtimes, zygotes
 from eda_sandbox.testing import wait_until
 
 INIT = Path(init_process.__file__)
@@ -78,20 +80,44 @@ def results_mode() -> str:
     return "callback"
 
 
-@pytest.fixture(params=["exec", "zygote"])
+@pytest.fixture(params=["exec", "zygote", "forked-init"])
 def start_mode(request: pytest.FixtureRequest) -> str:
+    """How the runtime starts (exec'd, or forked from its zygote), and whether the init is
+    forked from the fork server of inits (with an exec'd runtime)."""
     return str(request.param)
+
+
+def _socket_path(tmp_path: Path, kind: str) -> str:
+    sock = f"/tmp/eda-sandbox-{os.getuid()}/unit-{kind}-{tmp_path.name[-20:]}.sock"
+    os.makedirs(os.path.dirname(sock), mode=0o700, exist_ok=True)
+    return sock
+
+
+@pytest.fixture
+def init_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The fork server of inits (``zygote.py --init``), on this interpreter."""
+    from eda_sandbox.executor import zygote
+
+    sock = _socket_path(tmp_path, "init")
+    ready = tmp_path / "init.modules"
+    command = [sys.executable, "-I", "-S", zygote.__file__, "--init", sock, str(ready)]
+    proc = subprocess.Popen(command)
+    try:
+        wait_until(ready.is_file, timeout=10, description="the init server to preload")
+        yield sock, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
 
 
 @pytest.fixture
 def zygote_env(tmp_path: Path, runtime_python: Path, start_mode: str) -> Iterator[dict[str, str]]:
-    if start_mode == "exec":
+    if start_mode != "zygote":
         yield {}
         return
     from eda_sandbox.executor import zygote
 
-    sock = f"/tmp/eda-sandbox-{os.getuid()}/unit-{tmp_path.name[-20:]}.sock"
-    os.makedirs(os.path.dirname(sock), mode=0o700, exist_ok=True)
+    sock = _socket_path(tmp_path, "zygote")
     modules = tmp_path / "zygote.modules"
     proc = subprocess.Popen([str(runtime_python), "-I", zygote.__file__, sock, str(modules)])
     try:
@@ -104,7 +130,12 @@ def zygote_env(tmp_path: Path, runtime_python: Path, start_mode: str) -> Iterato
 
 @pytest.fixture
 def environment(
-    tmp_path: Path, runtime_python: Path, results_mode: str, zygote_env: dict[str, str]
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    runtime_python: Path,
+    results_mode: str,
+    zygote_env: dict[str, str],
+    start_mode: str,
 ) -> Iterator[tuple[FakeLocalStack, int]]:
     (tmp_path / "app.py").write_text(APP)
     fake = FakeLocalStack()
@@ -126,14 +157,20 @@ def environment(
         "EDA_INIT_RESULTS": results_mode,
         **zygote_env,
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-I", "-S", str(INIT)], env=env, pass_fds=(listener.fileno(),)
-    )
+    proc: subprocess.Popen[bytes] | zygotes.ForkedInit
+    if start_mode == "forked-init":
+        server, _ = request.getfixturevalue("init_server")
+        with open(tmp_path / "init.log", "ab") as log:
+            proc = zygotes.ForkedInit(server, env, str(tmp_path), [listener.fileno(), log.fileno()])
+    else:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(INIT)], env=env, pass_fds=(listener.fileno(),)
+        )
     listener.close()
     try:
         yield fake, port
     finally:
-        proc.terminate()
+        os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=5)
         fake.server.shutdown()
     record = tmp_path / "record.json"
@@ -364,3 +401,47 @@ def test_requests_are_parsed_as_http_1_1(environment: tuple[FakeLocalStack, int]
     assert bad.startswith(b"HTTP/1.1 400 ")
     no_colon = _exchange(port, b"GET /x HTTP/1.1\r\nno colon here\r\n\r\n")
     assert no_colon.startswith(b"HTTP/1.1 400 ")
+
+
+def _gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie its new parent has not reaped yet."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+def test_a_forked_init_follows_its_fork_server_out(
+    tmp_path: Path, init_server: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    """The init watches its parent, which is the server: when the sandbox goes, the
+    server exits, and so does every init it forked (they would be orphans otherwise)."""
+    sock, server = init_server
+    fake = FakeLocalStack()
+    listener = socket.create_server(("127.0.0.1", 0))
+    env = {
+        "LOCALSTACK_RUNTIME_ID": "env1",
+        "LOCALSTACK_RUNTIME_ENDPOINT": fake.url,
+        "_HANDLER": "app.handler",
+        "EDA_INIT_PYTHON": sys.executable,
+        "EDA_INIT_COMMAND": json.dumps([sys.executable, "-c", "import time; time.sleep(60)"]),
+        "EDA_INIT_TASK_ROOT": str(tmp_path),
+        "EDA_INIT_PARENT_PID": "1",  # replaced by the server's pid in the child
+        "EDA_INIT_FD": "999",  # replaced by the socket's number as received
+    }
+    with open(tmp_path / "init.log", "ab") as log:
+        init = zygotes.ForkedInit(sock, env, str(tmp_path), [listener.fileno(), log.fileno()])
+    listener.close()
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            init.wait(timeout=0.5)  # it serves (a plain start would have exited at once)
+        assert os.getpgid(init.pid) == init.pid  # its own session and group, as Popen's
+        server.kill()
+        server.wait(timeout=5)
+        init.wait(timeout=5)  # its status went with the server; that it ended is the point
+        assert _gone(init.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(init.pid, signal.SIGKILL)
+        fake.server.shutdown()
