@@ -115,6 +115,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 env["EDA_INIT_ZYGOTE"], env["EDA_INIT_ZYGOTE_MODULES"] = zygote
             else:
                 zygotes.ensure(self.settings, rt)  # for the next environment
+        elif (server := zygotes.ready(self.settings, zygotes.INITS)) is not None:
+            env["EDA_INIT_ZYGOTE"], env["EDA_INIT_ZYGOTE_EXEC"] = server[0], "1"
         log = (self.env_dir / "init.log").open("ab")
         try:
             self.proc = zygotes.fork_init(

@@ -104,6 +104,8 @@ class Init:
         self.handler = env.get("_HANDLER", "")
         self.zygote = env.get("EDA_INIT_ZYGOTE", "")
         self.zygote_modules = env.get("EDA_INIT_ZYGOTE_MODULES", "")
+        # The server of inits execs the runtime's command (nothing preloaded to inherit).
+        self.zygote_exec = env.get("EDA_INIT_ZYGOTE_EXEC") == "1"
         # AWS's limits and paths for the runtime process (isolation.py, limits.py).
         self.isolation: dict[str, Any] = json.loads(env.get("EDA_INIT_ISOLATION") or "{}")
         self.cgroup: str | None = self.isolation.get("cgroup")
@@ -147,7 +149,7 @@ class Init:
         """A runtime started plainly, with the whole MemorySize."""
         init_limits.set_memory_limit(self.cgroup, int(self.memory))
         proc: subprocess.Popen[bytes] = init_limits.spawn(
-            self.command or [self.python, "-m", "awslambdaric", self.handler],
+            self.runtime_argv(),
             self.isolation,
             cwd=self.task_root,
             env=self.runtime_env,
@@ -163,6 +165,8 @@ class Init:
         """A runtime forked from the preloaded zygote, when that is safe; else None."""
         if not self.zygote:
             return None
+        if self.zygote_exec:
+            return self.forked_exec(out_fd)
         path = [p for p in self.runtime_env.get("PYTHONPATH", "").split(os.pathsep) if p]
         host_path = self.host_path.split(os.pathsep) if self.host_path is not None else path
         try:
@@ -181,6 +185,23 @@ class Init:
             )
         except ZygoteUnavailableError as e:
             print(f"zygote unavailable, starting the runtime plainly: {e}", flush=True)
+            return None
+
+    def runtime_argv(self) -> list[str]:
+        return self.command or [self.python, "-m", "awslambdaric", self.handler]
+
+    def forked_exec(self, out_fd: int) -> ForkedRuntime | None:
+        """The runtime's command exec'd by a child of the server of inits, which applies
+        the isolation first (no trampoline), with the whole MemorySize."""
+        try:
+            init_limits.set_memory_limit(self.cgroup, int(self.memory))
+            cwd = self.isolation.get("cwd", self.task_root)
+            return ForkedRuntime(
+                self.zygote, self.runtime_argv(), cwd, self.runtime_env, [], out_fd, self.isolation,
+                exec_command=True,
+            )  # fmt: skip
+        except ZygoteUnavailableError as e:
+            print(f"fork server unavailable, starting the runtime plainly: {e}", flush=True)
             return None
 
     def write_record(self) -> None:

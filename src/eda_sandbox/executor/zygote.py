@@ -29,6 +29,12 @@ the executor bound for it, and its log. The forked init is what ``python -I -S
 init_process.py`` would be: its own session, stdin from ``/dev/null``, the log as stdout
 and stderr, ``EDA_INIT_FD`` naming the socket as received here, and this server as the
 parent it watches (the server exits with the sandbox, so the inits follow).
+
+The server of inits also starts the runtimes nothing is preloaded for (Node.js): a request
+with ``"exec": true`` gets a child that applies the environment's isolation and
+``exec``s the command. A plain start in a mount namespace needs code in the new process
+before the runtime's exec, which was a Python start of its own (``isolation.py`` as a
+trampoline, 30-50 ms); a child of this server has that code already.
 """
 
 from __future__ import annotations
@@ -109,14 +115,7 @@ def _sibling(name: str) -> Any:
 
 def become_runtime(request: dict[str, object], out_fd: int) -> None:
     """In the child: turn this interpreter into the function's runtime process."""
-    os.setpgid(0, 0)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(out_fd, 1)
-    os.dup2(out_fd, 2)
-    os.close(out_fd)
-    os.close(null)
+    _redirect(out_fd)
     isolate(request.get("isolation"))
     import io
 
@@ -154,11 +153,44 @@ def become_runtime(request: dict[str, object], out_fd: int) -> None:
 def preload_init() -> dict[str, object]:
     """Import the init (``init_process.py`` and its siblings, as its script start does)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    global _INIT
+    global _INIT, _ISOLATION
     import init_process  # type: ignore[import-not-found,unused-ignore]
+    import isolation  # type: ignore[import-not-found,unused-ignore]
 
     _INIT = init_process
+    _ISOLATION = isolation
+    isolation.preload()
     return {"names": [], "fingerprints": {}, "inherited_kb": 0}
+
+
+def become_exec(request: dict[str, object], out_fd: int) -> None:
+    """In the child: the runtime's command, exec'd under the environment's isolation."""
+    _redirect(out_fd)
+    isolate(request.get("isolation"))
+    env = request["env"]
+    argv = request["argv"]
+    assert isinstance(env, dict)
+    assert isinstance(argv, list)
+    command = [str(a) for a in argv]
+    try:
+        os.chdir(str(request["cwd"]))
+        # The runtime's own command line, as the trampoline (isolation.py) execs it.
+        os.execvpe(command[0], command, {str(k): str(v) for k, v in env.items()})  # noqa: S606
+    except OSError as e:
+        os.write(2, f"eda-sandbox: cannot start the runtime {argv[0]}: {e}\n".encode())
+    os._exit(127)
+
+
+def _redirect(out_fd: int) -> None:
+    """Own process group; stdin from /dev/null, stdout and stderr into the init's pipe."""
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.close(out_fd)
+    os.close(null)
 
 
 def become_init(request: dict[str, object], fds: list[int]) -> None:
@@ -222,7 +254,7 @@ def serve(path: str, modules_file: str, parent: int, *, inits: bool = False) -> 
         _ISOLATION = _sibling("isolation")
         _ISOLATION.preload()  # ctypes, so a forked child mounts without importing it
         preloaded = preload()
-    wanted_fds = 2 if inits else 1
+    most_fds = 2 if inits else 1
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if os.path.exists(path):
         os.unlink(path)
@@ -259,7 +291,7 @@ def serve(path: str, modules_file: str, parent: int, *, inits: bool = False) -> 
         conn, _ = listener.accept()
         fds: list[int] = []
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, wanted_fds)
+            msg, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, most_fds)
             buf = msg
             while not buf.endswith(b"\n"):
                 more = conn.recv(1 << 20)
@@ -272,7 +304,9 @@ def serve(path: str, modules_file: str, parent: int, *, inits: bool = False) -> 
                 os.close(fd)
             conn.close()
             continue
-        if len(fds) != wanted_fds:
+        # An init comes with its socket and its log; a runtime with its output pipe.
+        exec_request = inits and bool(request.get("exec"))
+        if len(fds) != (2 if inits and not exec_request else 1):
             for fd in fds:
                 os.close(fd)
             conn.close()
@@ -287,6 +321,8 @@ def serve(path: str, modules_file: str, parent: int, *, inits: bool = False) -> 
             for other in children.values():
                 other.close()
             conn.close()
+            if exec_request:
+                become_exec(request, fds[0])
             if inits:
                 become_init(request, fds)
             become_runtime(request, fds[0])

@@ -92,11 +92,13 @@ def inherited_kb(modules_file: str) -> int:
 class ForkedRuntime:
     def __init__(
         self, zygote: str, argv: list[str], cwd: str, env: dict[str, str], path: list[str],
-        out_fd: int, isolation: dict[str, Any] | None = None,
+        out_fd: int, isolation: dict[str, Any] | None = None, *, exec_command: bool = False,
     ) -> None:  # fmt: skip
         request: dict[str, Any] = {"argv": argv, "cwd": cwd, "env": env, "path": path}
         if isolation:
             request["isolation"] = isolation  # applied by the child (isolation.py)
+        if exec_command:
+            request["exec"] = True  # the server of inits execs argv (zygote.py)
         self._fork(zygote, request, [out_fd])
 
     def _fork(self, zygote: str, request: dict[str, Any], fds: list[int]) -> None:

@@ -82,8 +82,8 @@ def results_mode() -> str:
 
 @pytest.fixture(params=["exec", "zygote", "forked-init"])
 def start_mode(request: pytest.FixtureRequest) -> str:
-    """How the runtime starts (exec'd, or forked from its zygote), and whether the init is
-    forked from the fork server of inits (with an exec'd runtime)."""
+    """How the init and the runtime start: both exec'd; the runtime forked from its
+    zygote; or the init forked from the server of inits, which also execs the runtime."""
     return str(request.param)
 
 
@@ -160,6 +160,8 @@ def environment(
     proc: subprocess.Popen[bytes] | zygotes.ForkedInit
     if start_mode == "forked-init":
         server, _ = request.getfixturevalue("init_server")
+        # ... which also execs the runtime (as for Node.js), with no trampoline.
+        env.update({"EDA_INIT_ZYGOTE": server, "EDA_INIT_ZYGOTE_EXEC": "1"})
         with open(tmp_path / "init.log", "ab") as log:
             proc = zygotes.ForkedInit(server, env, str(tmp_path), [listener.fileno(), log.fileno()])
     else:
