@@ -8,9 +8,11 @@ the AWS SDK for JavaScript v3, installed with ``npm ci`` from the committed lock
 says why it is not AWS's aws-lambda-ric).
 
 Environments are not forked from a preloaded process as the Python ones are: Node cannot
-fork a running V8 isolate, and it starts in about 40 ms anyway. What costs is reading the
-SDK (about 80 ms for one client); Node 22 and later keep V8's compiled code in a
-per-runtime compile cache (``compile-cache/``), warmed at build time, which halves that.
+fork a running V8 isolate, and it starts in about 40 ms anyway. The server of inits
+(``zygote.py --init``) execs ``node`` in a child that already has the isolation code, so no
+Python start comes between. What costs is reading the SDK (about 80 ms for one client);
+Node 22 and later keep V8's compiled code in a per-runtime compile cache
+(``compile-cache/``), warmed at build time, which halves that.
 """
 
 from __future__ import annotations
