@@ -108,6 +108,7 @@ def init_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+        Path(sock).unlink(missing_ok=True)  # a terminated server leaves it
 
 
 @pytest.fixture
@@ -126,6 +127,7 @@ def zygote_env(tmp_path: Path, runtime_python: Path, start_mode: str) -> Iterato
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+        Path(sock).unlink(missing_ok=True)
 
 
 @pytest.fixture
