@@ -34,13 +34,17 @@ def traced_client(
 ) -> Iterator[Callable[..., tuple[Any, JourneyStore]]]:
     """``traced_client(service, instrumentor_class, provider_class)``: a wire client of
     that provider with the instrumentor's wrappers in place, and the store they record
-    into; the originals are put back after the test."""
+    into (``store=``: one a client made before records into, for hops across services);
+    the originals are put back after the test."""
     instrumentors: list[Instrumentor] = []
 
     def make(
-        service: str, instrumentor_class: type[Instrumentor], provider_class: type
+        service: str,
+        instrumentor_class: type[Instrumentor],
+        provider_class: type,
+        store: JourneyStore | None = None,
     ) -> tuple[Any, JourneyStore]:
-        store = JourneyStore(10)
+        store = JourneyStore(10) if store is None else store
         instrumentor = instrumentor_class(store)
         # Before the skeleton: a provider's dispatch table binds its methods when built.
         instrumentor.instrument()
@@ -50,6 +54,20 @@ def traced_client(
     yield make
     for instrumentor in reversed(instrumentors):
         instrumentor.uninstrument()
+
+
+@pytest.fixture
+def traced_sqs(
+    traced_client: Callable[..., tuple[Any, JourneyStore]], monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, JourneyStore]:
+    """A wire client of LocalStack's SQS provider with the SQS tracing wrappers."""
+    from localstack import config as localstack_config
+    from localstack.services.sqs.provider import SqsProvider
+
+    from eda_sandbox.patches.tracing.sqs import SqsInstrumentor
+
+    monkeypatch.setattr(localstack_config, "SQS_DISABLE_CLOUDWATCH_METRICS", True)
+    return traced_client("sqs", SqsInstrumentor, SqsProvider)
 
 
 @pytest.fixture

@@ -7,10 +7,6 @@ import json
 import uuid
 from typing import Any
 
-import pytest
-from localstack import config as localstack_config
-from localstack.services.sqs.provider import SqsProvider
-
 from eda_sandbox.journeys.model import HopKind
 from eda_sandbox.journeys.store import JourneyStore
 from eda_sandbox.patches.tracing.awslambda import event_records, invocation_outcome
@@ -111,12 +107,6 @@ def test_trace_root_reads_the_header() -> None:
     assert trace_root("Parent=1;Root=1-a-b") == "1-a-b"
     assert trace_root("Root=;Parent=1") is None
     assert trace_root("Parent=1") is None and trace_root(None) is None
-
-
-@pytest.fixture
-def traced_sqs(traced_client: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, JourneyStore]:
-    monkeypatch.setattr(localstack_config, "SQS_DISABLE_CLOUDWATCH_METRICS", True)
-    return traced_client("sqs", SqsInstrumentor, SqsProvider)  # type: ignore[no-any-return]
 
 
 def test_a_message_past_max_receive_count_is_recorded_into_the_dlq(

@@ -11,6 +11,7 @@ import pytest
 from eda_sandbox.journeys.model import Hop, HopKind
 from eda_sandbox.journeys.store import JourneyStore
 from eda_sandbox.patches.tracing.awslambda import LambdaInstrumentor
+from eda_sandbox.patches.tracing.base import thread_value
 from eda_sandbox.patches.tracing.sns import SnsInstrumentor
 
 TOPIC = "arn:aws:sns:eu-west-1:000000000000:EventTopic"
@@ -46,6 +47,26 @@ def test_only_deliveries_without_a_next_hop_get_one(
     assert delivered and journey.settled, journey  # delivered, and nothing left in flight
     kinds = [h.kind for h in journey.hops]
     assert (HopKind.DELIVERED in kinds) is delivery_hop, kinds
+
+
+def test_a_batch_delivery_names_its_messages_in_order_and_settles_each() -> None:
+    store = JourneyStore(10)
+    queue = "arn:aws:sqs:eu-west-1:000000000000:EventQueue"
+    subscriber = {"Protocol": "sqs", "Endpoint": queue, "SubscriptionArn": f"{TOPIC}:s1"}
+    for key in ("m1", "m2"):
+        _opened(store, key, f"sns:{key}:{TOPIC}:s1")
+    messages = [SimpleNamespace(message_id=key) for key in ("m1", "m2")]
+    context = SimpleNamespace(messages=messages, request_headers=None)  # no .message
+    seen: list[Any] = []
+
+    SnsInstrumentor(store)._patched_topic_publisher_publish(
+        lambda *a, **k: seen.append(thread_value("sns_batch_ids")), None, (context, subscriber), {}
+    )
+
+    assert seen == [("m1", "m2")] and thread_value("sns_batch_ids") == ()  # for the SQS hops
+    for key in ("m1", "m2"):
+        (journey,) = store.find(key)
+        assert journey.settled and len(journey.hops) == 1, journey  # closed, no hop of its own
 
 
 @pytest.mark.parametrize("destination", [None, "arn:aws:sqs:eu-west-1:000000000000:ok"])

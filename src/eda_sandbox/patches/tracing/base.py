@@ -38,12 +38,14 @@ class _ThreadState(threading.local):
     # AttributeError each time (1.5 us here, against 0.16 us), and every hop reads one.
     links: tuple[str, ...] = ()
     sns_trace_header: Any = None
+    sns_batch_ids: tuple[str, ...] = ()
     dead_letter_send: Any = None
     events_rule: Any = None
     events_rules_started: bool = False
     events_later_entry: bool = False
     events_join_trace: bool = True
     sqs_receiver: Any = None
+    sqs_batch_index: int | None = None
 
 
 _local = _ThreadState()

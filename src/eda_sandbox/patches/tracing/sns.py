@@ -2,10 +2,12 @@
 
 Wraps (LocalStack 2026.3.0):
 
-- ``SnsProvider.publish``: the trace header of the request (the gateway's trace context,
-  created when the producer sent none);
+- ``SnsProvider.publish`` / ``SnsProvider.publish_batch``: the trace header of the
+  request (the gateway's trace context, created when the producer sent none);
 - ``PublishDispatcher.publish_to_topic``: the publish itself (topic, MessageId,
   attributes), before the subscriptions are looked at;
+- ``PublishDispatcher.publish_batch_to_topic``: the same for each PublishBatch entry; the
+  entries share the request's trace but are journeys of their own (as PutEvents entries);
 - ``PublishDispatcher._should_publish``: where the filter policy decides, per
   subscription; a "no" is evaluated again key by key to name the key and value that
   failed (upstream only answers yes or no);
@@ -14,7 +16,9 @@ Wraps (LocalStack 2026.3.0):
   invoke), so only other protocols get a delivery hop of their own. With no
   ``X-Amzn-Trace-Id`` from the producer, the journey's trace header is handed to the
   subscriber as AWS does with active tracing, so SQS stores it as the message's
-  ``AWSTraceHeader`` system attribute;
+  ``AWSTraceHeader`` system attribute. A PublishBatch reaches an SQS subscriber as one
+  batch context (one SendMessageBatch); its message ids are handed to the SQS wrapper on
+  this thread, which links each entry's enqueue to its message;
 - ``sns_error_to_dead_letter_queue``: a delivery that failed into the subscription's DLQ.
 """
 
@@ -87,10 +91,26 @@ def _failed_body_key(
     return prefix.rstrip(".") or "$or", _MISSING
 
 
+def _trace_header() -> str | None:
+    """The publish request's trace header (set by the ``SnsProvider`` wrappers)."""
+    header = thread_value("sns_trace_header")
+    return header.to_header_str() if header is not None else None
+
+
 class SnsInstrumentor(Instrumentor):
     TARGETS = (
         ("localstack.services.sns.provider", "SnsProvider.publish", "_patched_sns_publish"),
+        (
+            "localstack.services.sns.provider",
+            "SnsProvider.publish_batch",
+            "_patched_sns_publish_batch",
+        ),
         (_PUBLISHER, "PublishDispatcher.publish_to_topic", "_patched_publish_to_topic"),
+        (
+            _PUBLISHER,
+            "PublishDispatcher.publish_batch_to_topic",
+            "_patched_publish_batch_to_topic",
+        ),
         (_PUBLISHER, "PublishDispatcher._should_publish", "_patched_should_publish"),
         (_PUBLISHER, "TopicPublisher.publish", "_patched_topic_publisher_publish"),
         (_PUBLISHER, "sns_error_to_dead_letter_queue", "_patched_sns_error_to_dead_letter_queue"),
@@ -106,30 +126,52 @@ class SnsInstrumentor(Instrumentor):
         with thread_set("sns_trace_header", header):
             return wrapped(*args, **kwargs)
 
+    # PublishBatch's request carries its trace header the same way.
+    _patched_sns_publish_batch = _patched_sns_publish
+
     def _patched_publish_to_topic(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         if not enabled():
             return wrapped(*args, **kwargs)
         ctx = arg(args, kwargs, 0, "ctx")
-        topic_arn = arg(args, kwargs, 1, "topic_arn")
         message = ctx.message
+        self._published(arg(args, kwargs, 1, "topic_arn"), message, _trace_header(), True)
+        with linked(message.message_id):
+            return wrapped(*args, **kwargs)
+
+    def _patched_publish_batch_to_topic(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not enabled():
+            return wrapped(*args, **kwargs)
+        ctx = arg(args, kwargs, 0, "ctx")
+        topic_arn = arg(args, kwargs, 1, "topic_arn")
+        header = _trace_header()
+        for index, message in enumerate(ctx.messages):
+            # The request's first entry may continue a journey (a function's own
+            # PublishBatch); the others share its trace but are messages of their own.
+            self._published(topic_arn, message, header, index == 0)
+        # Not linked: each entry's filter and delivery hops name their own message id.
+        return wrapped(*args, **kwargs)
+
+    def _published(
+        self, topic_arn: str, message: Any, trace_header: str | None, join_trace: bool
+    ) -> None:
         attributes = message.message_attributes or {}
-        header = thread_value("sns_trace_header")
         self.record(
             HopKind.PUBLISHED,
             short_name(topic_arn),
             keys=(message.message_id,),
             correlation_ids=(attribute_value(attributes, "correlation_id"),),
-            trace_header=header.to_header_str() if header is not None else None,
+            trace_header=trace_header,
             new=True,
+            join_trace=join_trace,
             message_id=message.message_id,
             topic_arn=topic_arn,
             attributes=simple_attributes(attributes),
             message_group_id=message.message_group_id,
         )
-        with linked(message.message_id):
-            return wrapped(*args, **kwargs)
 
     def _patched_should_publish(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -177,24 +219,65 @@ class SnsInstrumentor(Instrumentor):
             return wrapped(*args, **kwargs)
         context = arg(args, kwargs, 0, "context")
         subscriber = arg(args, kwargs, 1, "subscriber")
-        message_id = getattr(getattr(context, "message", None), "message_id", None)
-        trace = self.store.trace_of(message_id) if message_id else None
-        headers = getattr(context, "request_headers", None)
-        if trace and headers is not None and "X-Amzn-Trace-Id" not in headers:
-            # A copy: one publish context serves every subscriber of the topic.
-            context = dataclasses.replace(
-                context, request_headers={**headers, "X-Amzn-Trace-Id": f"Root={trace};Sampled=1"}
-            )
-            args, kwargs = (), {**kwargs, "context": context, "subscriber": subscriber}
-        token = f"sns:{message_id}:{subscriber['SubscriptionArn']}"
+        message = getattr(context, "message", None)
+        if message is None and hasattr(context, "messages"):
+            return self._publish_batch(wrapped, context, subscriber, args, kwargs)
+        message_id = getattr(message, "message_id", None)
+        args, kwargs = self._with_trace_header(message_id, context, subscriber, args, kwargs)
         with linked(message_id):
             try:
                 return wrapped(*args, **kwargs)
             finally:
-                if subscriber.get("Protocol") in _FOLLOWED and message_id:
-                    self.store.close(message_id, (token,))
-                else:
-                    self._delivered(subscriber, message_id, token)
+                self._settle(subscriber, message_id)
+
+    def _publish_batch(
+        self,
+        wrapped: Any,
+        context: Any,
+        subscriber: dict[str, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """One delivery of several messages (SQS's SendMessageBatch): not linked, since
+        each entry is a journey of its own; the SQS wrapper reads the ids instead."""
+        message_ids = tuple(m.message_id for m in context.messages)
+        first = message_ids[0] if message_ids else None
+        args, kwargs = self._with_trace_header(first, context, subscriber, args, kwargs)
+        # In the order of the batch's entries, which is the order of context.messages.
+        with thread_set("sns_batch_ids", message_ids):
+            try:
+                return wrapped(*args, **kwargs)
+            finally:
+                for message_id in message_ids:
+                    self._settle(subscriber, message_id)
+
+    def _with_trace_header(
+        self,
+        message_id: str | None,
+        context: Any,
+        subscriber: dict[str, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The call's arguments, with the journey's trace header for the subscriber when
+        the producer sent none."""
+        trace = self.store.trace_of(message_id) if message_id else None
+        headers = getattr(context, "request_headers", None)
+        if not trace or headers is None or "X-Amzn-Trace-Id" in headers:
+            return args, kwargs
+        # A copy: one publish context serves every subscriber of the topic.
+        context = dataclasses.replace(
+            context, request_headers={**headers, "X-Amzn-Trace-Id": f"Root={trace};Sampled=1"}
+        )
+        return (), {**kwargs, "context": context, "subscriber": subscriber}
+
+    def _settle(self, subscriber: dict[str, Any], message_id: str | None) -> None:
+        """The delivery is done: its next hop shows it, or it gets a hop of its own."""
+        token = f"sns:{message_id}:{subscriber['SubscriptionArn']}"
+        if subscriber.get("Protocol") in _FOLLOWED and message_id:
+            self.store.close(message_id, (token,))
+        else:
+            self._delivered(subscriber, message_id, token)
 
     def _delivered(self, subscriber: dict[str, Any], message_id: str | None, token: str) -> None:
         self.record(
@@ -209,9 +292,12 @@ class SnsInstrumentor(Instrumentor):
     def _patched_sns_error_to_dead_letter_queue(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        result = wrapped(*args, **kwargs)
         if not enabled():
-            return result
+            return wrapped(*args, **kwargs)
+        # Upstream sends to the DLQ with a SendMessageBatch of its own, inside a batch
+        # delivery: its entry must not be taken for the batch's first message.
+        with thread_set("sns_batch_ids", ()):
+            result = wrapped(*args, **kwargs)
         subscriber = arg(args, kwargs, 0, "sns_subscriber")
         error = arg(args, kwargs, 2, "error_message")
         attributes = subscriber.get("RedrivePolicy") if isinstance(subscriber, dict) else None

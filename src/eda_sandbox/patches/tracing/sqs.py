@@ -4,6 +4,10 @@ Wraps (LocalStack 2026.3.0):
 
 - ``SqsProvider._put_message``: every SendMessage and SendMessageBatch entry, with the
   message id SQS assigned and its ``AWSTraceHeader`` system attribute;
+- ``SqsProvider.send_message_batch``: which entry of a batch ``_put_message`` is sending
+  (upstream calls it once per entry, in order, failed ones too). The entries share one
+  trace header but are journeys of their own; the first may continue the journey the
+  header names. An entry SNS delivers in a batch is linked to its SNS message;
 - ``SqsProvider.receive_message``: who receives (the ``source_arn`` LocalStack's
   internal clients carry: an event source mapping's function), for the model below;
 - ``StandardQueue.receive`` / ``FifoQueue.receive``: each message handed out, with its
@@ -28,6 +32,7 @@ from eda_sandbox.patches.tracing.base import (
     attribute_value,
     body_correlation_id,
     enabled,
+    set_thread_value,
     short_name,
     thread_set,
     thread_value,
@@ -44,6 +49,7 @@ def _message_id(message: Any) -> str:
 class SqsInstrumentor(Instrumentor):
     TARGETS = (
         (_PROVIDER, "SqsProvider._put_message", "_patched_put_message"),
+        (_PROVIDER, "SqsProvider.send_message_batch", "_patched_send_message_batch"),
         (_PROVIDER, "SqsProvider.receive_message", "_patched_receive_message"),
         (_MODELS, "StandardQueue.receive", "_patched_queue_receive"),
         (_MODELS, "FifoQueue.receive", "_patched_queue_receive"),
@@ -52,9 +58,23 @@ class SqsInstrumentor(Instrumentor):
         (_MODELS, "FifoQueue.requeue_inflight_messages", "_patched_requeue_inflight_messages"),
     )
 
+    def _patched_send_message_batch(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not enabled():
+            return wrapped(*args, **kwargs)
+        # -1: _put_message advances it before sending each entry.
+        with thread_set("sqs_batch_index", -1):
+            return wrapped(*args, **kwargs)
+
     def _patched_put_message(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        # Before the call: an entry that fails still took its place in the batch.
+        index = thread_value("sqs_batch_index")
+        if index is not None:
+            index += 1
+            set_thread_value("sqs_batch_index", index)
         result = wrapped(*args, **kwargs)
         if not enabled() or thread_value("dead_letter_send"):
             return result  # a DLQ or on-failure send is recorded as that hop already
@@ -64,16 +84,23 @@ class SqsInstrumentor(Instrumentor):
         attributes = message.get("MessageAttributes") or {}
         params = getattr(context, "internal_request_params", None) or {}
         message_id = message["MessageId"]
+        keys: tuple[str, ...] = (message_id,)
+        if index is not None:
+            sns_ids = thread_value("sns_batch_ids")
+            if index < len(sns_ids):  # SNS delivering a PublishBatch: the entry's message
+                keys = (message_id, sns_ids[index])
         self.record(
             HopKind.ENQUEUED,
             queue.name,
-            keys=(message_id,),
+            keys=keys,
             correlation_ids=(
                 attribute_value(attributes, "correlation_id")
                 or body_correlation_id(message.get("Body")),
             ),
             trace_header=(message.get("Attributes") or {}).get("AWSTraceHeader"),
             new=True,
+            # Outside a batch (None) or its first entry (0); the others share the trace.
+            join_trace=not index,
             opens=(f"sqs:{message_id}",),
             message_id=message_id,
             sent_by=short_name(params.get("source_arn")) if params.get("source_arn") else None,
